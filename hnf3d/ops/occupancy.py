@@ -15,8 +15,8 @@ number marks a clear inside (a non-trivial volume, few ambiguous values) 'windin
 
 Backends: the queries' device decides, through the ops this module calls (winding_number, cast_rays,
 closest_point): Triton kernels on CUDA, Embree (Open3D) / point-cloud-utils on CPU, torch as the fallback.
-On CPU, a closed consistently oriented mesh is labelled by Embree ray parity (majority of 3 rays), which equals
-the winding-number test there and is ~5x faster (benchmarks/ops.py).
+On CPU, a closed consistently oriented mesh is labelled by Embree ray parity, which equals the winding-number
+test there and is ~5x faster (benchmarks/ops.py).
 """
 from __future__ import annotations
 
@@ -55,14 +55,34 @@ def ray_directions(n: int) -> torch.Tensor:
     return d @ rot.T
 
 
-def is_closed_and_oriented(vertices: torch.Tensor, faces: torch.Tensor) -> bool:
-    """Watertight (every edge shared by exactly two faces, after merging duplicate vertices) and consistently
-    wound. Such meshes get exact labels from the winding number (or ray parity)."""
-    import trimesh
+def _edges_pair_up(faces: np.ndarray, n_vertices: int) -> bool:
+    """Every undirected edge is used by exactly two faces, once in each direction: closed, 2-manifold at the
+    edges and consistently wound. faces: (F, 3) int64.
 
-    mesh = trimesh.Trimesh(vertices.detach().cpu().double().numpy(), faces.detach().cpu().numpy(), process=False)
-    mesh.merge_vertices(merge_tex=True, merge_norm=True)
-    return bool(mesh.is_watertight and mesh.is_winding_consistent)
+    One sort: key = 2 * (undirected edge id) + (direction bit). Sorted, the keys must come in pairs (2u, 2u + 1).
+    """
+    a = faces.reshape(-1)
+    b = faces[:, [1, 2, 0]].reshape(-1)
+    if (a == b).any() or a.size % 2:  # a face repeating a vertex, or an odd number of edge uses
+        return False
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys = np.sort((lo * n_vertices + hi) * 2 + (a < b))
+    first, second = keys[0::2], keys[1::2]
+    return bool(((first & 1) == 0).all() and (second == first + 1).all())
+
+
+def is_closed_and_oriented(vertices: torch.Tensor, faces: torch.Tensor) -> bool:
+    """Watertight (every edge shared by exactly two faces) and consistently wound, after merging vertices with
+    identical coordinates (STL and per-corner OBJ files duplicate them). Such meshes get exact labels from the
+    winding number (or ray parity). O(F log F), a few ms for 100k faces."""
+    f = faces.detach().cpu().numpy().astype(np.int64)
+    v = vertices.detach().cpu().numpy()
+    if _edges_pair_up(f, len(v)):
+        return True
+    unique, inverse = np.unique(v, axis=0, return_inverse=True)
+    if len(unique) == len(v):
+        return False
+    return _edges_pair_up(inverse.reshape(-1)[f], len(unique))
 
 
 def _enclosed(v: torch.Tensor, f: torch.Tensor, q: torch.Tensor, n_rays: int, backend: str) -> torch.Tensor:
@@ -99,9 +119,9 @@ def _within(v: torch.Tensor, f: torch.Tensor, q: torch.Tensor, radius: float, ba
 def _winding_inside(v, f, q, backend: str, closed: bool) -> torch.Tensor:
     if closed and q.device.type == "cpu" and backend in ("auto", "cpu") and available("open3d"):
         scene, o3c = raycasting_scene(v, f, "occupancy on CPU")
-        # Ray parity == winding number on a closed, consistently oriented mesh. Majority of 3 rays guards against
-        # a ray grazing an edge or vertex.
-        occ = scene.compute_occupancy(o3c.Tensor(q.float().numpy()), nsamples=3)
+        # Ray parity == winding number on a closed, consistently oriented mesh. One ray: on 100k points against
+        # each watertight real mesh it disagreed with the winding number nowhere (tests/ops/test_occupancy.py).
+        occ = scene.compute_occupancy(o3c.Tensor(q.float().numpy()), nsamples=1)
         return torch.from_numpy(occ.numpy()) > 0.5
     return winding_number(v, f, q, backend=backend).abs() >= 0.5
 
