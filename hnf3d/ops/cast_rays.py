@@ -1,8 +1,9 @@
 """Ray casting against a triangle mesh: nearest hit distance, face and normal per ray.
 
 Used for rendering views and previews, and by the robust occupancy test (is a point enclosed?).
-Rays are two-sided (back faces count) and hits need t > 0; `directions` need not be unit length: t is in units
-of the direction's length, as in Open3D.
+Rays are two-sided (back faces count) and hits need t >= 0, so a ray starting on the surface hits it at t = 0
+(Embree's convention, which the CPU backend inherits); `directions` need not be unit length: t is in units of the
+direction's length, as in Open3D.
 
 Backends (one dispatch point, `_dispatch`): 'triton' (CUDA, hnf3d.ops.kernels.cast_rays), 'cpu' (Open3D's
 RaycastingScene, Embree), 'torch' (exact chunked Moller-Trumbore below).
@@ -14,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._common import check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
+from ._common import check_backend, check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
 from ._embree import raycasting_scene
 
 
@@ -34,7 +35,7 @@ def face_normals(tri: torch.Tensor) -> torch.Tensor:
 
 
 def ray_triangle_t(tri: torch.Tensor, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """Moller-Trumbore: (F,3,3), (R,3), (R,3) -> (R, F) hit distances, inf where the ray misses (t <= 0 too)."""
+    """Moller-Trumbore: (F,3,3), (R,3), (R,3) -> (R, F) hit distances, inf where the ray misses (t < 0 too)."""
     v0 = tri[None, :, 0]
     e1 = tri[None, :, 1] - v0
     e2 = tri[None, :, 2] - v0
@@ -48,7 +49,7 @@ def ray_triangle_t(tri: torch.Tensor, origins: torch.Tensor, directions: torch.T
     qvec = torch.linalg.cross(tvec, e1)
     v = (d * qvec).sum(-1) * inv
     t = (e2 * qvec).sum(-1) * inv
-    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0)
     return torch.where(hit, t, torch.full_like(t, float("inf")))
 
 
@@ -87,19 +88,22 @@ def _dispatch(backend, vertices, faces, origins, directions) -> RayHits:
     if backend == "triton":
         from .kernels.cast_rays import cast_rays_triton
 
+        # the kernel accepts t > t_min; -tiny makes that t >= 0 like the other backends
         t_hit, face = cast_rays_triton(
-            tri.float().contiguous(), origins.float().contiguous(), directions.float().contiguous(), 0.0
+            tri.float().contiguous(), origins.float().contiguous(), directions.float().contiguous(),
+            -torch.finfo(torch.float32).tiny,
         )
         return _finish(tri, t_hit.to(origins.dtype), face)
     return _cast_rays_torch(tri, origins, directions)
 
 
 def cast_rays(vertices, faces, origins, directions, *, backend: str = "auto") -> RayHits:
-    """Nearest hit of each ray (origins[i] + t * directions[i], t > 0) with the mesh.
+    """Nearest hit of each ray (origins[i] + t * directions[i], t >= 0) with the mesh.
 
     vertices: (V, 3); faces: (F, 3) int; origins, directions: (R, 3).
     Returns RayHits(t_hit (R,), face_index (R,), normal (R, 3)) on the origins' device.
     """
+    check_backend(backend)
     o = check_points(origins, "origins")
     if o.dtype == torch.float16:
         o = o.float()

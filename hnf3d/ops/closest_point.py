@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._common import check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
+from ._common import check_backend, check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
 from ._embree import raycasting_scene
 
 
@@ -104,6 +104,7 @@ def closest_point(vertices, faces, queries, *, backend: str = "auto") -> Closest
     vertices: (V, 3) float; faces: (F, 3) int; queries: (Q, 3) float.
     Returns ClosestPoint(distance (Q,), point (Q, 3), face_index (Q,) int64) on the queries' device.
     """
+    check_backend(backend)
     q = check_points(queries, "queries")
     if q.dtype == torch.float16:
         q = q.float()

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .._optional import available
-from ._common import check_points, chunks, pair_chunk, resolve_backend
+from ._common import check_backend, check_points, chunks, pair_chunk, resolve_backend
 
 
 class KNN(NamedTuple):
@@ -71,6 +71,7 @@ def knn(reference, queries, k: int = 1, *, backend: str = "auto") -> KNN:
     reference: (R, 3); queries: (Q, 3) (numpy or torch). k: 1 <= k <= R.
     Returns KNN(distance (Q, k), index (Q, k) int64), ascending distance, on the queries' device.
     """
+    check_backend(backend)
     q = check_points(queries, "queries")
     if q.dtype == torch.float16:
         q = q.float()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._optional import require
-from ._common import as_tensor, check_points, chunks, pair_chunk, resolve_backend
+from ._common import check_backend, as_tensor, check_points, chunks, pair_chunk, resolve_backend
 
 # Distances below EPS (relative to nothing: the inputs are expected in a unit-sized frame) are clamped so a
 # query that coincides with a sample point gives a large but finite contribution instead of inf/NaN.
@@ -82,6 +82,7 @@ def point_cloud_winding_number(points, normals, queries, areas=None, *, backend:
     areas: (N,) per-point areas, or None to estimate them from the k-nearest-neighbour spacing.
     Returns (Q,) on the queries' device.
     """
+    check_backend(backend)
     q = check_points(queries, "queries")
     if q.dtype == torch.float16:
         q = q.float()
@@ -98,6 +99,8 @@ def point_cloud_winding_number(points, normals, queries, areas=None, *, backend:
         a = as_tensor(areas, "areas", device=q.device, dtype=q.dtype).reshape(-1)
         if a.shape[0] != p.shape[0]:
             raise ValueError(f"areas: expected shape ({p.shape[0]},), got {tuple(as_tensor(areas, 'areas').shape)}")
+        if not (torch.isfinite(a).all() and (a >= 0).all()):
+            raise ValueError("areas: expected finite, non-negative per-point areas")
     if q.shape[0] == 0:
         return torch.zeros(0, dtype=q.dtype, device=q.device)
     return _dispatch(backend, p, n, a, q)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .._optional import require
-from ._common import check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
+from ._common import check_backend, check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
 
 
 def solid_angle(tri: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
@@ -71,6 +71,7 @@ def winding_number(vertices, faces, queries, *, backend: str = "auto") -> torch.
     Returns a (Q,) float tensor on the queries' device (float64 for float64 queries, else float32).
     backend: 'auto' | 'torch' | 'cpu' | 'triton' (see the module docstring).
     """
+    check_backend(backend)
     q = check_points(queries, "queries")
     if not q.is_floating_point() or q.dtype == torch.float16:
         q = q.float()
