@@ -64,20 +64,25 @@ def _cast_rays_torch(tri: torch.Tensor, origins: torch.Tensor, directions: torch
 
 
 def _finish(tri: torch.Tensor, t_hit: torch.Tensor, face: torch.Tensor) -> RayHits:
-    miss = ~torch.isfinite(t_hit)
-    face = torch.where(miss, torch.full_like(face, -1), face)
-    normal = face_normals(tri)[face.clamp_min(0)].to(t_hit.dtype)
-    normal = torch.where(miss[:, None], torch.zeros_like(normal), normal)
+    """Mark misses (face -1, zero normal) and look up the unit normals of the hit faces only."""
+    hit = torch.isfinite(t_hit)
+    face = torch.where(hit, face, torch.full_like(face, -1))
+    normal = torch.zeros(t_hit.shape[0], 3, dtype=t_hit.dtype, device=t_hit.device)
+    idx = hit.nonzero().squeeze(1)
+    normal[idx] = face_normals(tri[face[idx]]).to(t_hit.dtype)
     return RayHits(t_hit, face, normal)
 
 
 def _cast_rays_cpu(vertices, faces, origins, directions) -> RayHits:
     scene, o3c = raycasting_scene(vertices, faces, "cast_rays on CPU")
     rays = torch.cat([origins, directions], dim=1).detach().float().numpy()
-    ans = scene.cast_rays(o3c.Tensor(np.ascontiguousarray(rays)))
+    ans = scene.cast_rays(o3c.Tensor(rays))
     t_hit = torch.from_numpy(ans["t_hit"].numpy()).to(origins.dtype)
-    face = torch.from_numpy(ans["primitive_ids"].numpy().astype(np.int64))
-    return _finish(triangles(vertices, faces), t_hit, face)
+    hit = torch.isfinite(t_hit)
+    # Embree reports the invalid id (2^32 - 1) and zero normals on a miss; its normals are the unit face normals
+    face = torch.where(hit, torch.from_numpy(ans["primitive_ids"].numpy().astype(np.int64)), -1)
+    normal = torch.from_numpy(ans["primitive_normals"].numpy()).to(origins.dtype)
+    return RayHits(t_hit, face, normal)
 
 
 def _dispatch(backend, vertices, faces, origins, directions) -> RayHits:

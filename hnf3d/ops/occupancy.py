@@ -72,14 +72,16 @@ def _edges_pair_up(faces: np.ndarray, n_vertices: int) -> bool:
 
 
 def _n_components(faces: np.ndarray, n_vertices: int) -> int:
-    """Connected components of the faces (through shared vertices)."""
-    from scipy.sparse import coo_matrix
+    """Connected components of a closed, consistently oriented mesh's faces (through shared vertices)."""
+    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
     a = faces.reshape(-1)
     b = faces[:, [1, 2, 0]].reshape(-1)
-    graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n_vertices, n_vertices))
-    _, labels = connected_components(graph, directed=False)
+    # closed and oriented: every directed edge's reverse is present, so the directed graph is symmetric and its
+    # strong components are the undirected ones (this skips scipy's transpose for directed=False)
+    graph = csr_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n_vertices, n_vertices))
+    _, labels = connected_components(graph, directed=True, connection="strong")
     return int(np.unique(labels[faces[:, 0]]).size)
 
 
