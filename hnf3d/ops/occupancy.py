@@ -15,8 +15,9 @@ number marks a clear inside (a non-trivial volume, few ambiguous values) 'windin
 
 Backends: the queries' device decides, through the ops this module calls (winding_number, cast_rays,
 closest_point): Triton kernels on CUDA, Embree (Open3D) / point-cloud-utils on CPU, torch as the fallback.
-On CPU, a closed consistently oriented mesh is labelled by Embree ray parity, which equals the winding-number
-test there and is ~5x faster (benchmarks/ops.py).
+On CPU, a mesh made of ONE closed, consistently oriented part is labelled by Embree ray parity, which equals the
+winding-number test there and is ~5x faster (benchmarks/ops.py). The topology check that licenses it costs
+~15 ms per 100k faces.
 """
 from __future__ import annotations
 
@@ -55,34 +56,38 @@ def ray_directions(n: int) -> torch.Tensor:
     return d @ rot.T
 
 
-def _edges_pair_up(faces: np.ndarray, n_vertices: int) -> bool:
-    """Every undirected edge is used by exactly two faces, once in each direction: closed, 2-manifold at the
-    edges and consistently wound. faces: (F, 3) int64.
+def _closed_topology(faces: np.ndarray, n_vertices: int) -> tuple[bool, int]:
+    """(closed_and_oriented, n_components) from the faces alone; n_components is 0 when not closed.
 
-    One sort: key = 2 * (undirected edge id) + (direction bit). Sorted, the keys must come in pairs (2u, 2u + 1).
+    Closed and oriented: every undirected edge is used by exactly two faces, once in each direction. One sort of
+    key = 2 * (undirected edge id) + (direction bit): sorted, the keys must come in pairs (2u, 2u + 1). The sorted
+    undirected edges then give the graph for the component count without another sort. faces: (F, 3) int64.
     """
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    if (a == b).any() or a.size % 2:  # a face repeating a vertex, or an odd number of edge uses
-        return False
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys = np.sort((lo * n_vertices + hi) * 2 + (a < b))
-    first, second = keys[0::2], keys[1::2]
-    return bool(((first & 1) == 0).all() and (second == first + 1).all())
-
-
-def _n_components(faces: np.ndarray, n_vertices: int) -> int:
-    """Connected components of a closed, consistently oriented mesh's faces (through shared vertices)."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
     a = faces.reshape(-1)
     b = faces[:, [1, 2, 0]].reshape(-1)
-    # closed and oriented: every directed edge's reverse is present, so the directed graph is symmetric and its
-    # strong components are the undirected ones (this skips scipy's transpose for directed=False)
-    graph = csr_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n_vertices, n_vertices))
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    return int(np.unique(labels[faces[:, 0]]).size)
+    if (a == b).any() or a.size % 2:  # a face repeating a vertex, or an odd number of edge uses
+        return False, 0
+    lo = np.minimum(a, b)
+    keys = lo * n_vertices + (a + b - lo)
+    keys <<= 1
+    keys += a < b
+    keys.sort()
+    first = keys[0::2]
+    if not (((first & 1) == 0).all() and (keys[1::2] == first + 1).all()):
+        return False, 0
+    edge = first >> 1  # each undirected edge once, sorted by (lo, hi): a CSR matrix row by row
+    row = edge // n_vertices
+    indptr = np.zeros(n_vertices + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n_vertices), out=indptr[1:])
+    graph = csr_matrix((np.ones(edge.size, dtype=np.int8), edge - row * n_vertices, indptr),
+                       shape=(n_vertices, n_vertices))
+    n, _ = connected_components(graph, directed=False)
+    referenced = np.zeros(n_vertices, dtype=bool)
+    referenced[a] = True
+    return True, int(n - np.count_nonzero(~referenced))  # unreferenced vertices are components of their own
 
 
 def mesh_topology(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[bool, int]:
@@ -91,19 +96,16 @@ def mesh_topology(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[bool, in
     up as non-manifold once they are merged).
 
     closed_and_oriented: every edge shared by exactly two faces, in opposite directions. Such meshes get exact
-    labels from the winding number. O(F log F): ~10 ms for 100k faces.
+    labels from the winding number. O(F log F): ~15 ms for 100k faces.
     """
-    f = faces.detach().cpu().numpy().astype(np.int64)
+    f = faces.detach().cpu().numpy().astype(np.int64, copy=False)
     v = vertices.detach().cpu().numpy()
-    closed = _edges_pair_up(f, len(v))
-    components = _n_components(f, len(v)) if closed else 0
+    closed, components = _closed_topology(f, len(v))
     if closed and components == 1:
         return True, 1  # one closed piece: merging could only glue it to itself at isolated vertices
     unique, inverse = np.unique(v, axis=0, return_inverse=True)
     if len(unique) < len(v):
-        f = inverse.reshape(-1)[f]
-        closed = _edges_pair_up(f, len(unique))
-        components = _n_components(f, len(unique)) if closed else 0
+        closed, components = _closed_topology(inverse.reshape(-1)[f], len(unique))
     return closed, components
 
 
@@ -143,15 +145,17 @@ def _within(v: torch.Tensor, f: torch.Tensor, q: torch.Tensor, radius: float, ba
     return closest_point(v, f, q, backend=backend).distance <= radius
 
 
-def _winding_inside(v, f, q, backend: str, single_closed_part: bool) -> torch.Tensor:
-    if single_closed_part and q.device.type == "cpu" and backend in ("auto", "cpu") and available("open3d"):
-        scene, o3c = raycasting_scene(v, f, "occupancy on CPU")
-        # Ray parity == winding number on ONE closed, consistently oriented part (overlapping parts break parity:
-        # where two overlap w = 2 but a ray crosses an even number of surfaces). One ray: on 100k points against
-        # each watertight real mesh it disagreed with the winding number nowhere (tests/ops/test_occupancy.py).
-        occ = scene.compute_occupancy(o3c.Tensor(q.float().numpy()), nsamples=1)
-        return torch.from_numpy(occ.numpy()) > 0.5
-    return winding_number(v, f, q, backend=backend).abs() >= 0.5
+def _cpu_parity_possible(q: torch.Tensor, backend: str) -> bool:
+    return q.device.type == "cpu" and backend in ("auto", "cpu") and available("open3d")
+
+
+def _ray_parity(v: torch.Tensor, f: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Embree ray parity (Open3D). Equals |w| >= 0.5 on ONE closed, consistently oriented part only: where closed
+    parts overlap w = 2 but a ray crosses an even number of surfaces. One ray: on 100k points against each
+    watertight real mesh it disagreed with the winding number nowhere (tests/ops/test_occupancy.py)."""
+    scene, o3c = raycasting_scene(v, f, "occupancy on CPU")
+    occ = scene.compute_occupancy(o3c.Tensor(q.float().numpy()), nsamples=1)
+    return torch.from_numpy(occ.numpy() > 0.5)
 
 
 def robust_occupancy(v, f, q, *, n_rays: int, shell: float, backend: str) -> torch.Tensor:
@@ -213,7 +217,9 @@ def occupancy(vertices, faces, queries, *, method: str = "auto", n_rays: int = N
     if method == "auto":
         method = "winding" if closed else choose_method(v, f, n_rays=n_rays, backend=backend)
     if method == "winding":
-        return _winding_inside(v, f, q, backend, closed and components == 1)
+        if closed and components == 1 and _cpu_parity_possible(q, backend):
+            return _ray_parity(v, f, q)
+        return winding_number(v, f, q, backend=backend).abs() >= 0.5
     if shell is None:
         shell = SHELL_FRACTION * float((v.max(0).values - v.min(0).values).max())
     return robust_occupancy(v, f, q, n_rays=n_rays, shell=float(shell), backend=backend)

@@ -307,3 +307,23 @@ def test_raw_shapenet_matches_its_solid_voxelisation(real_data, obj):
     gt = solid[near]
     iou = (occ & gt).sum() / (occ | gt).sum()
     assert iou >= SHAPENET[obj], f"IoU {iou:.3f}"
+
+
+def test_mesh_topology_counts_closed_parts():
+    from importlib import import_module
+
+    mesh_topology = import_module("hnf3d.ops.occupancy").mesh_topology
+    s = trimesh.creation.icosphere(subdivisions=2)
+    v, f = torch.tensor(s.vertices), torch.tensor(s.faces)
+    assert mesh_topology(v, f) == (True, 1)
+    two = (torch.cat([v, v + 3]), torch.cat([f, f + len(v)]))
+    assert mesh_topology(*two) == (True, 2)
+    with_unused_vertex = (torch.cat([v, torch.zeros(1, 3) + 9]), f)
+    assert mesh_topology(*with_unused_vertex) == (True, 1)
+    flipped = f.clone()
+    flipped[0] = flipped[0].flip(0)
+    assert mesh_topology(v, flipped)[0] is False
+    assert mesh_topology(v, f[1:])[0] is False  # a hole
+    # per-corner vertex copies (as STL stores them) are merged first
+    soup_v = v[f].reshape(-1, 3)
+    assert mesh_topology(soup_v, torch.arange(len(soup_v)).reshape(-1, 3)) == (True, 1)
