@@ -13,7 +13,7 @@ median times; the per-round paired ratio and the ratio of minima stand beside it
 other processes' load moves every time (and OpenMP-threaded torch code far more than the rest).
 
     PYTHONPATH=. python benchmarks/ops.py                  # all ops, full sizes -> benchmarks/results/ops-cpu.json
-    PYTHONPATH=. python benchmarks/ops.py --quick          # small sizes, 1 repeat (smoke test)
+    PYTHONPATH=. python benchmarks/ops.py --quick          # small sizes, 1 repeat -> results/ops-cpu-quick.json
     PYTHONPATH=. python benchmarks/ops.py --ops knn,occupancy --check   # exit 1 when a dispatch ratio > 1.2
     PYTHONPATH=. python benchmarks/ops.py --device cuda    # hnf3d on the GPU (Triton); CPU peers on numpy
 
@@ -682,7 +682,9 @@ def main(argv: list[str] | None = None) -> int:
               "total_s": round(total, 1),
               "results": rows, "checks": checks,
               "all_pass": all(c["pass"] is not False for c in checks)}
-    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"ops-{env['device']}.json"
+    # only a full run of every op replaces the recorded results; smoke and partial runs go beside them (git-ignored)
+    tag = "-quick" if args.quick else ("-partial" if names != list(OPS) else "")
+    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"ops-{env['device']}{tag}.json"
     H.write_json_atomic(out, report)
     print()
     print_report(rows, checks)
