@@ -66,3 +66,18 @@ def test_import_is_cheap():
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_no_requirement_on_open3d():
+    """`open3d` and `open3d-cpu` install the same module: pip must never be asked for one on top of the other, so
+    neither may appear in hnf3d's requirements or extras (scripts/setup.sh adds open3d-cpu only when neither is
+    installed)."""
+    import importlib.metadata as md
+    import re
+
+    try:
+        requires = md.requires("hnf3d") or []
+    except md.PackageNotFoundError:  # running from a source tree without `pip install -e .`
+        setup_py = (REPO / "setup.py").read_text()
+        requires = re.findall(r'"([A-Za-z0-9_.\-]+)[^"]*"', setup_py.split("extras = {", 1)[1])
+    assert requires and not any(r.lower().startswith("open3d") for r in requires), requires
