@@ -688,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     H.write_json_atomic(out, report)
     print()
     print_report(rows, checks)
+    if args.quick:
+        print("\n--quick: small sizes and one repeat, so fixed costs dominate and ratios are noisy; the 1.2x "
+              "acceptance check is meant for full runs (no flags)")
     print(f"\ntotal {total:.0f} s; wrote {out}")
     failed = [c for c in checks if c["pass"] is False]
     if args.check and failed:
