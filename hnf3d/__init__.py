@@ -9,7 +9,7 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = ("io", "ops", "metrics")
+_SUBMODULES = ("io", "ops", "metrics", "geometry", "data")
 
 __all__ = ["__version__", *_SUBMODULES]
 

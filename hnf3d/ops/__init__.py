@@ -10,11 +10,13 @@ from .closest_point import ClosestPoint, closest_point
 from .knn import KNN, knn
 from .occupancy import choose_method, occupancy
 from .point_cloud_winding_number import estimate_point_areas, point_cloud_winding_number
-from .sample_surface import SurfaceSamples, sample_near_surface, sample_surface, sample_uniform
+from .sample_surface import (
+    SurfaceSamples, sample_exposed_surface, sample_near_surface, sample_surface, sample_uniform,
+)
 from .winding_number import winding_number
 
 __all__ = [
     "KNN", "ClosestPoint", "RayHits", "SurfaceSamples",
     "cast_rays", "choose_method", "closest_point", "estimate_point_areas", "knn", "occupancy",
-    "point_cloud_winding_number", "sample_near_surface", "sample_surface", "sample_uniform", "winding_number",
+    "point_cloud_winding_number", "sample_exposed_surface", "sample_near_surface", "sample_surface", "sample_uniform", "winding_number",
 ]

@@ -88,3 +88,62 @@ def sample_near_surface(vertices, faces, n: int, *, sigma: float = 0.01, seed: i
     g = _generator(None if seed is None else int(seed) + 1)
     noise = torch.randn(samples.points.shape, generator=g, dtype=torch.float64) * sigma
     return samples.points + noise.to(device=samples.points.device, dtype=samples.points.dtype)
+
+
+def sample_exposed_surface(vertices, faces, n: int, *, seed: int | None = None, method: str = "auto",
+                           offset: float | None = None, max_rounds: int = 8) -> SurfaceSamples:
+    """Like sample_surface, but only on the surface that bounds the solid: samples on faces buried inside other
+    closed parts (a chair leg's top inside the seat, a wing root inside the fuselage) are rejected.
+
+    A point is on the exposed surface when the point `offset` away on at least one side of its face is outside the
+    solid (hnf3d.ops.occupancy with `method`); buried faces have the solid on both sides. offset defaults to 1/128
+    of the largest bounding-box side: beyond the robust mode's shell (1/256), so open sheets keep their samples.
+    Faces are first probed at 4 points each and those buried at all 4 are dropped (on a multi-part car a third
+    of the area), so few draws are wasted; every sample on the other faces is then tested, since a face exposed
+    at its probes can still be partly buried (a seat's underside where the legs meet it). Rejected samples are
+    replaced by drawing more, up to max_rounds draws. A mesh of one closed part has no buried faces and is
+    sampled directly. Cost: two occupancy queries per sample (0.1-1.5 s per 100k on the procedural shapes).
+    Returns n samples (face_index into the given faces), or raises ValueError when the mesh has (almost) no
+    exposed surface.
+    """
+    from .occupancy import SHELL_FRACTION, mesh_topology, occupancy
+
+    n = _check_n(n)
+    v, f = check_mesh(vertices, faces)
+    if not v.is_floating_point() or v.dtype == torch.float16:
+        v = v.float()
+    closed, components = mesh_topology(v, f)
+    if closed and components == 1:  # one closed part: every face bounds the solid
+        return sample_surface(v, f, n, seed=seed)
+    if offset is None:
+        offset = 2 * SHELL_FRACTION * float((v.max(0).values - v.min(0).values).max())
+
+    def exposed(points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+        step = normals * offset
+        inside = occupancy(v, f, torch.cat([points + step, points - step]), method=method)
+        return ~(inside[: len(points)] & inside[len(points):])
+
+    tri = triangles(v, f)
+    cross = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
+    normal = cross / cross.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+    bary = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]], dtype=v.dtype)
+    probes = torch.einsum("pk,fkd->fpd", bary.to(v.device), tri)  # (F, 4, 3)
+    probe_exposed = exposed(probes.reshape(-1, 3), normal.repeat_interleave(4, dim=0)).reshape(-1, 4)
+    keep_faces = probe_exposed.any(dim=1).nonzero().squeeze(1)
+    if keep_faces.numel() == 0:
+        raise ValueError("vertices/faces: no face lies on the exposed surface; is the mesh enclosed inside itself?")
+
+    kept: list[SurfaceSamples] = []
+    total = 0
+    for round_ in range(max_rounds):
+        if total >= n:
+            break
+        m = max(16, int((n - total) * 1.1))  # a little extra: partly buried faces lose some samples
+        s = sample_surface(v, f[keep_faces], m, seed=None if seed is None else int(seed) + 7919 * round_)
+        keep = exposed(s.points, s.normals)
+        kept.append(SurfaceSamples(s.points[keep], s.normals[keep], keep_faces[s.face_index][keep]))
+        total += int(keep.sum())
+    if total < n:
+        raise ValueError(f"vertices/faces: only {total} of {n} surface samples lie on the exposed surface after "
+                         f"{max_rounds} draws; is the mesh enclosed inside itself?")
+    return SurfaceSamples(*(torch.cat(parts)[:n] for parts in zip(*kept)))

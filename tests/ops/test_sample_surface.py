@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import trimesh
 
 from hnf3d.ops import SurfaceSamples, closest_point, sample_near_surface, sample_surface, sample_uniform
 from helpers import box, box_distance, face_normals, on_face, sphere, torus, torus_sdf, two_triangles
@@ -154,3 +155,37 @@ def test_sample_near_surface_noise_is_isotropic_gaussian():
     np.testing.assert_allclose(offset.std(0) / sigma, 1.0, atol=5 / math.sqrt(2 * n))
     corr = np.corrcoef(offset.T)[np.triu_indices(3, 1)]
     assert np.abs(corr).max() < 5 / math.sqrt(n)
+
+
+def test_exposed_surface_rejects_faces_buried_in_other_parts():
+    """Two overlapping closed parts (a box and a sphere poking out of it, concatenated without a union): plain
+    sampling puts points on the sphere inside the box and on the box inside the sphere; exposed sampling does
+    not, and a mesh of one closed part is sampled exactly as sample_surface samples it."""
+    from hnf3d.ops import sample_exposed_surface, winding_number
+
+    box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.4)
+    ball.apply_translation((0.5, 0.0, 0.0))
+    both = trimesh.util.concatenate([box, ball])
+    v, f = np.asarray(both.vertices), np.asarray(both.faces)
+
+    def buried(points):
+        # inside the box AND inside the ball, or on one part's surface strictly inside the other
+        p = np.asarray(points)
+        in_box = (np.abs(p) < 0.5 - 1e-3).all(axis=1)
+        in_ball = np.linalg.norm(p - [0.5, 0, 0], axis=1) < 0.4 * 0.985  # the facets sag up to ~1% inside
+        return in_box | in_ball
+
+    plain = sample_surface(v, f, 20000, seed=0).points.numpy()
+    assert buried(plain).mean() > 0.05
+    exposed = sample_exposed_surface(v, f, 20000, seed=0)
+    assert exposed.points.shape == (20000, 3)
+    assert buried(exposed.points.numpy()).mean() < 0.002
+    w = winding_number(v, f, exposed.points + 0.02 * exposed.normals).abs()
+    w_in = winding_number(v, f, exposed.points - 0.02 * exposed.normals).abs()
+    assert ((w < 0.5) | (w_in < 0.5)).float().mean() > 0.99
+    # deterministic, and a single closed part takes the plain path
+    assert torch.equal(sample_exposed_surface(v, f, 500, seed=3).points, sample_exposed_surface(v, f, 500, seed=3).points)
+    s = trimesh.creation.icosphere(subdivisions=2)
+    assert torch.equal(sample_exposed_surface(s.vertices, s.faces, 300, seed=1).points,
+                       sample_surface(s.vertices, s.faces, 300, seed=1).points)

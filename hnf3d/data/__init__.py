@@ -1,0 +1,13 @@
+"""Training and benchmark data.
+
+- ShapeNetDataset: the Occupancy Networks layout, read exactly (points.npz, pointcloud.npz, img_choy2016);
+- MeshFolderDataset: any folder of meshes, query points and labels drawn on the fly (no preprocessing);
+- build (tools/build_dataset.py): any folder of meshes -> the ONet layout, with renders and cameras;
+- procedural (tools/make_shapes.py): ShapeNet-like categories assembled from parametric parts.
+Items are dicts of tensors plus category, model id, loc and scale; `collate` batches them.
+"""
+from .mesh_folder import MeshFolderDataset
+from .shapenet import ShapeNetDataset
+from .transforms import collate
+
+__all__ = ["MeshFolderDataset", "ShapeNetDataset", "collate"]

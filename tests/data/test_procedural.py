@@ -1,0 +1,215 @@
+"""Procedural ShapeNet-like shapes (hnf3d.data.procedural) and tools/make_shapes.py."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hnf3d.data import procedural
+from hnf3d.data.procedural import CATEGORIES, make_parts, make_shape
+from hnf3d.ops import winding_number
+
+REPO = Path(__file__).resolve().parents[2]
+REQUIRED = {"chair", "table", "bench", "sofa", "lamp", "cabinet", "airplane", "car"}
+SEEDS = range(10)
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("make_shapes_tool", REPO / "tools" / "make_shapes.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_shapes_tool", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_shapes = _load_tool()
+
+
+def _bytes(mesh) -> tuple[bytes, bytes]:
+    return np.ascontiguousarray(mesh.vertices).tobytes(), np.ascontiguousarray(mesh.faces).tobytes()
+
+
+def test_registry_has_the_required_categories():
+    assert REQUIRED <= set(CATEGORIES)
+    for name, make in CATEGORIES.items():
+        assert make is getattr(procedural, f"make_{name}")
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_same_seed_gives_identical_bytes(category):
+    a, b = make_shape(category, 7), make_shape(category, 7)
+    assert _bytes(a) == _bytes(b)
+    assert a.vertices.dtype == np.float64 and len(a.faces) > 0
+    # make_<category>(rng) with the documented generator gives the same mesh
+    direct = CATEGORIES[category](procedural.rng_for(category, 7))
+    assert _bytes(direct) == _bytes(a)
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_different_seeds_give_different_shapes(category):
+    meshes = [_bytes(make_shape(category, s)) for s in range(5)]
+    assert len(set(meshes)) == 5
+
+
+def test_categories_differ_for_the_same_seed():
+    assert len({_bytes(make_shape(c, 3)) for c in CATEGORIES}) == len(CATEGORIES)
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_parts_are_closed_oriented_and_non_degenerate(category):
+    for seed in SEEDS:
+        parts = make_parts(category, seed)
+        assert len(parts) >= 2
+        assembled = make_shape(category, seed)
+        assert len(assembled.faces) == sum(len(p.faces) for p in parts)
+        largest = float(assembled.extents.max())
+        assert 0.3 < largest < 2.5
+        assert assembled.bounds[0, 1] == pytest.approx(0.0, abs=1e-9)  # rests on the floor y = 0
+        for i, part in enumerate(parts):
+            where = f"{category} seed {seed} part {i}"
+            assert part.area_faces.min() > 1e-10 * largest**2, where
+            merged = part.copy()
+            merged.merge_vertices()
+            assert merged.is_watertight, where
+            assert merged.is_winding_consistent, where
+            assert merged.volume > 0, where
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_thin_parts_are_not_thinner_than_one_percent(category):
+    for seed in range(3):
+        parts = make_parts(category, seed)
+        largest = float(make_shape(category, seed).extents.max())
+        for i, part in enumerate(parts):
+            thickness = float(part.bounding_box_oriented.primitive.extents.min())
+            assert thickness >= 0.009 * largest, f"{category} seed {seed} part {i}: {thickness:.4f} / {largest:.3f}"
+
+
+def _inside_points(part, rng: np.random.Generator) -> np.ndarray:
+    """Points inside `part` by its own winding number: random surface points pushed inwards.
+
+    Random rather than the centroid: a centroid can lie exactly in the plane of another part's face, where the
+    solid-angle formula is singular (a measure-zero set that random samples never hit).
+    """
+    size = float(part.extents.min())
+    idx = rng.choice(len(part.faces), 24, p=part.area_faces / part.area_faces.sum())
+    bary = rng.dirichlet(np.ones(3), 24)
+    surface = np.einsum("ij,ijk->ik", bary, part.triangles[idx])
+    candidates = surface - part.face_normals[idx] * rng.uniform(0.02, 0.2, (24, 1)) * size
+    own = winding_number(part.vertices, part.faces, candidates, backend="torch").numpy()
+    return candidates[own > 0.5]
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_winding_number_labels_the_union_of_parts(category):
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        parts = make_parts(category, seed)
+        mesh = make_shape(category, seed)
+        inside = np.concatenate([_inside_points(p, rng) for p in parts])
+        assert len(inside) >= len(parts)
+        w = winding_number(mesh.vertices, mesh.faces, inside, backend="torch")
+        assert torch.all(w >= 0.99), f"{category} seed {seed}: min w {float(w.min()):.3f}"
+        # far outside the bounding box the winding number vanishes
+        far = mesh.bounds[1] + mesh.extents.max() * np.array([[1.0, 1.0, 1.0], [-3.0, 0.5, 0.2]])
+        assert torch.all(winding_number(mesh.vertices, mesh.faces, far, backend="torch").abs() < 0.05)
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_shapes_vary_across_seeds(category):
+    aspects, counts = [], []
+    for seed in range(20):
+        parts = make_parts(category, seed)
+        counts.append(len(parts))
+        lo = np.min([p.bounds[0] for p in parts], axis=0)
+        hi = np.max([p.bounds[1] for p in parts], axis=0)
+        ext = hi - lo
+        aspects.append([ext[0] / ext[1], ext[2] / ext[1]])
+    aspects = np.log(np.asarray(aspects))
+    assert np.ptp(aspects, axis=0).max() > np.log(1.4), f"{category}: bounding-box aspect ratios barely vary"
+    assert len(set(counts)) >= 3, f"{category}: part counts {sorted(set(counts))}"
+
+
+def test_chair_variation_covers_bases_backs_and_holes():
+    counts = [len(make_parts("chair", s)) for s in range(40)]
+    assert min(counts) <= 6 and max(counts) >= 12  # stools with 4 legs ... slatted backs with stretchers
+
+
+def test_seed_must_be_valid():
+    with pytest.raises(ValueError, match="unknown category"):
+        make_shape("spaceship", 0)
+    with pytest.raises(ValueError, match="seed"):
+        make_shape("chair", -1)
+
+
+# ---------------------------------------------------------------------------------------------- the tool
+def test_cli_writes_the_expected_files_deterministically(tmp_path, capsys):
+    args = ["--categories", "chair,lamp", "--per-category", "3", "--seed", "5", "--format", "ply", "--quiet"]
+    assert make_shapes.main(["--out", str(tmp_path / "a"), *args]) == 0
+    assert make_shapes.main(["--out", str(tmp_path / "b"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 6 shapes" in out
+    for root in ("a", "b"):
+        names = sorted(str(p.relative_to(tmp_path / root)) for p in (tmp_path / root).rglob("*") if p.is_file())
+        assert names == [f"{c}/{c}_{i:04d}.ply" for c in ("chair", "lamp") for i in range(3)]
+    for name in ("chair/chair_0002.ply", "lamp/lamp_0000.ply"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    from hnf3d.io import load_mesh
+
+    loaded = load_mesh(tmp_path / "a" / "chair" / "chair_0001.ply")
+    expected = make_shape("chair", 5 * 2**32 + 1)
+    assert len(loaded.faces) == len(expected.faces)
+    assert np.allclose(np.sort(loaded.vertices, axis=0), np.sort(expected.vertices, axis=0), atol=1e-5)
+
+
+def test_cli_default_formats_and_categories(tmp_path, capsys):
+    assert make_shapes.main(["--out", str(tmp_path), "--per-category", "1", "--format", "off", "--quiet"]) == 0
+    for category in CATEGORIES:
+        assert (tmp_path / category / f"{category}_0000.off").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["--categories", "chair,spaceship"], "--categories"),
+        (["--per-category", "0"], "--per-category"),
+        (["--per-category", "x"], "--per-category"),
+        (["--seed", "-1"], "--seed"),
+        (["--format", "stl"], "--format"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(tmp_path, capsys, argv, name):
+    assert make_shapes.main(["--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and name in err and "Traceback" not in err
+    assert not any((tmp_path / "o").rglob("*.obj"))
+
+
+def test_cli_out_not_creatable(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert make_shapes.main(["--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--out" in err
+
+
+def test_cli_runs_as_a_script(tmp_path):
+    import subprocess
+
+    tool = str(REPO / "tools" / "make_shapes.py")
+    ok = subprocess.run([sys.executable, tool, "--out", str(tmp_path), "--categories", "car", "--per-category", "1"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "car" / "car_0000.obj").is_file() and "wrote 1 shapes" in ok.stdout
+    bad = subprocess.run([sys.executable, tool, "--out", str(tmp_path), "--categories", "boat"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--categories" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_missing_out(capsys):
+    assert make_shapes.main([]) == 2
+    assert "--out" in capsys.readouterr().err
