@@ -304,3 +304,59 @@ def test_cli_bad_arguments(tmp_path, capsys, argv, named):
     if argv[0] == "--meshes" and "nonexistent" in argv[1]:
         assert err.strip().count("\n") == 0 and "/nonexistent/meshes_dir" in err
     assert not (tmp_path / "o" / "metadata.yaml").exists()
+
+
+def test_round_trip_through_shapenet_dataset(two_categories):
+    """What build_dataset writes, ShapeNetDataset reads back: ONet's keys, dtypes, packbits labels and ranges."""
+    import torch
+
+    from hnf3d.data import ShapeNetDataset, collate
+
+    _, out = two_categories
+    ds = ShapeNetDataset(out, split=None, input_type="pointcloud", n_query_points=None, n_input_points=500)
+    assert len(ds) == 5 and not ds.skipped
+    for i in range(len(ds)):
+        item = ds[i]
+        raw = np.load(out / item["category"] / item["model"] / "points.npz")
+        labels = np.unpackbits(raw["occupancies"])[:N].astype(np.float32)
+        # the reader keeps every point (n_query_points=None) in file order, with ONet's 1e-4 jitter
+        assert item["points"].shape == (N, 3) and item["points"].dtype == torch.float32
+        assert np.abs(item["points"].numpy() - raw["points"].astype(np.float32)).max() < 1e-3
+        assert np.array_equal(item["points.occ"].numpy(), labels)
+        assert np.abs(item["points"].numpy()).max() <= 0.55 + 1e-3
+        assert torch.allclose(item["loc"], torch.from_numpy(raw["loc"])) and float(item["scale"]) == raw["scale"]
+        assert item["inputs"].shape == (500, 3)
+    batch = collate([ds[0], ds[1]])
+    assert batch["points"].shape == (2, N, 3) and len(batch["model"]) == 2
+    img = ShapeNetDataset(out, split=None, input_type="img", img_size=64, n_query_points=16)[0]
+    assert img["inputs"].shape == (3, 64, 64) and 0 <= img["inputs"].min() and img["inputs"].max() <= 1
+
+
+def test_overlapping_parts_get_union_labels_and_an_exposed_point_cloud(tmp_path):
+    """A procedural chair (closed parts overlapping, no boolean union): uniform labels equal the union of the
+    parts, and pointcloud.npz holds no point buried inside another part."""
+    from hnf3d.data.procedural import make_parts
+    from hnf3d.geometry import unit_box_normalization
+    from hnf3d.ops import winding_number
+
+    parts = make_parts("chair", 11)
+    mesh = trimesh.util.concatenate(parts)
+    mesh.export(tmp_path / "chair.obj")
+    build_object(tmp_path / "chair.obj", tmp_path / "out", n_points=N, n_surface=0, near_surface=False, n_views=0,
+                 seed=1)
+    norm = unit_box_normalization(mesh.vertices)
+    pts = np.load(tmp_path / "out" / "points.npz")
+    p = pts["points"].astype(np.float64)
+    labels = np.unpackbits(pts["occupancies"])[:N].astype(bool)
+    union = np.zeros(N, bool)
+    for part in parts:
+        union |= winding_number(norm.apply(part.vertices), part.faces, p, backend="torch").numpy() > 0.5
+    assert labels.any() and (labels == union).mean() > 0.999
+    pc = np.load(tmp_path / "out" / "pointcloud.npz")
+    q, n = pc["points"].astype(np.float64), pc["normals"].astype(np.float64)
+    # a buried sample has solid on both sides of its face (w is undefined exactly on a face, so step off it)
+    def solid(x):
+        return sum(winding_number(norm.apply(part.vertices), part.faces, x, backend="cpu").numpy()
+                   for part in parts) > 0.5
+    buried = solid(q + 0.004 * n) & solid(q - 0.004 * n)
+    assert buried.mean() < 0.01
