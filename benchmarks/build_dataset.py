@@ -6,7 +6,8 @@ One object = hnf3d.data.build.build_object with the ONet defaults: 100k uniform 
 
 The process is pinned to one CPU (os.sched_setaffinity, where available) and torch to one thread, so the figure is
 per core (Open3D's Embree would otherwise spread over every core). Meshes: a procedural torus of ~10k faces
-(always) and, when ../shared/data/real is present, the real fandisk (watertight, 13k faces) and spot (open) meshes.
+and a procedural multi-part car (always) and, when ../shared/data/real is present, the real fandisk (watertight,
+13k faces) and spot (open) meshes.
 Peers on the torus, same run (ratio = hnf3d / peer): labelling against trimesh's ray-parity `contains`,
 surface sampling against trimesh.sample, rendering against the same renderer supersampling every pixel.
 
@@ -121,7 +122,13 @@ def main(argv=None) -> int:
         work = Path(tmp)
         torus = work / "torus_10k.obj"
         _torus_mesh(torus)
-        meshes = [torus] + [REAL / n for n in ("fandisk.obj", "spot.obj") if (REAL / n).is_file()]
+        # a procedural multi-part car (the synthetic training set's kind: overlapping closed parts, so the
+        # exposed-surface sampling tests every sample) beside the single-part and real meshes
+        from hnf3d.data.procedural import make_shape
+
+        car = work / "procedural_car.obj"
+        make_shape("car", 0).export(car)
+        meshes = [torus, car] + [REAL / n for n in ("fandisk.obj", "spot.obj") if (REAL / n).is_file()]
         for path in meshes:
             results.append(bench_mesh(path, args.repeats, work))
             print(f"{path.name}: {results[-1]['median_s']['total']:.3f} s per object", file=sys.stderr)
