@@ -9,7 +9,7 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = ("io", "ops", "metrics", "geometry", "data")
+_SUBMODULES = ("io", "ops", "metrics", "geometry", "data", "models")
 
 __all__ = ["__version__", *_SUBMODULES]
 
