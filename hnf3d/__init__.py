@@ -9,7 +9,7 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = ("io", "ops", "metrics", "geometry", "data", "models")
+_SUBMODULES = ("io", "ops", "metrics", "geometry", "data", "models", "config", "training")
 
 __all__ = ["__version__", *_SUBMODULES]
 

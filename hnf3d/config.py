@@ -1,0 +1,448 @@
+"""Typed experiment configuration: dataclasses loaded from YAML.
+
+A config file is YAML (read with a `yaml.SafeLoader` subclass: no Python objects are ever constructed) whose
+top-level keys are the sections of `Config`. A file may start from another one:
+
+    inherit_from: base.yaml        # path relative to this file; chains allowed, cycles are an error
+    training:
+      lr: 3e-4                     # child keys override the parent's; mappings merge, lists are replaced
+
+`load_config(path, overrides=["training.lr=3e-4"])` resolves the chain, applies the overrides (values parsed as
+YAML) and checks the result against the dataclasses: an unknown key, a value of the wrong type or a choice
+outside a `Literal` raises `ConfigError` (a ValueError) naming the key's dotted path and the file it came from.
+`save_config` writes the resolved config as plain YAML data with its `version`; loading it gives an equal
+`Config`.
+
+Every field is documented in its `metadata["help"]` (`field_help(cls, name)` reads it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+__all__ = [
+    "CONFIG_VERSION",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EncoderConfig",
+    "EvalConfig",
+    "FieldConfig",
+    "ObjectiveConfig",
+    "TaskNetworkConfig",
+    "TrainingConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "field_help",
+    "load_config",
+    "save_config",
+]
+
+CONFIG_VERSION = 1
+"""Version of the config schema written by `save_config`; loading another version is an error."""
+
+OVERRIDE_SOURCE = "<override>"
+
+
+class ConfigError(ValueError):
+    """A config file or dict that does not match the schema; the message names the source and the key."""
+
+
+def _field(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field carrying its documentation in metadata['help']."""
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class DataConfig:
+    """Where the training shapes come from and how the network inputs and query points are sampled."""
+
+    dataset: Literal["shapenet", "mesh_folder"] = _field(
+        "shapenet", help="'shapenet': the Occupancy Networks layout; 'mesh_folder': meshes sampled on the fly.")
+    path: str = _field("datasets/shapenet", help="Root directory of the dataset.")
+    categories: Optional[list[str]] = _field(None, help="Category ids to use; None means all categories found.")
+    train_split: str = _field("train", help="Name of the training split (ONet: <category>/train.lst).")
+    val_split: str = _field("val", help="Name of the validation split.")
+    test_split: str = _field("test", help="Name of the test split.")
+    input_type: Literal["pointcloud", "image"] = _field(
+        "pointcloud", help="Network input: a sparse noisy point cloud or a single rendered image.")
+    n_input_points: int = _field(3000, help="Points in the input point cloud (ONet protocol: 3000).")
+    input_noise: float = _field(0.005, help="Std of the Gaussian noise added to input points (ONet: 0.005).")
+    n_query_points: int = _field(2048, help="Occupancy query points per shape and training step.")
+    img_size: int = _field(224, help="Side in pixels of input images (image input only).")
+    num_workers: int = _field(0, help="DataLoader worker processes (0: load in the main process).")
+
+
+@dataclass
+class TaskNetworkConfig:
+    """The task network f_theta: positional encoding + MLP -> occupancy logit."""
+
+    n_frequencies: int = _field(4, help="Positional-encoding frequencies L (3 + 6L inputs).")
+    hidden: list[int] = _field(help="Widths of the hidden layers.", factory=lambda: [128, 128, 128])
+
+
+@dataclass
+class EncoderConfig:
+    """The condition encoder c = E(input)."""
+
+    kind: Literal["pointnet", "resnet"] = _field(
+        "pointnet", help="'pointnet': ResNet-PointNet for point clouds; 'resnet': small ResNet for images.")
+    c_dim: int = _field(256, help="Size of the condition code c.")
+    hidden: int = _field(256, help="Hidden width of the encoder.")
+
+
+@dataclass
+class FieldConfig:
+    """The hypernetwork field Phi(t, c) -> theta (a DiT-style transformer over parameter tokens)."""
+
+    width: int = _field(256, help="Token width of the transformer.")
+    depth: int = _field(4, help="Number of transformer blocks.")
+    heads: int = _field(4, help="Attention heads per block.")
+    max_token_size: int = _field(4096, help="Largest parameter chunk per token; bigger tensors are split.")
+    T: int = _field(1000, help="Number of convergence steps; inference uses theta = Phi(T, c).")
+
+
+@dataclass
+class ObjectiveConfig:
+    """What the field is trained to do."""
+
+    kind: Literal["gradient_matching", "direct", "weights"] = _field(
+        "gradient_matching",
+        help="'gradient_matching': match optimiser steps; 'direct': BCE through Phi(T, c); "
+        "'weights': regress pre-fitted per-shape weights.")
+    variant: Literal["A", "B"] = _field(
+        "A", help="Gradient matching: 'A' bootstrapped target for Phi(t+1); 'B' step matching.")
+    eta: float = _field(1.0, help="Step size of the teacher's optimisation step.")
+    t_sampling: Literal["uniform", "sqrt"] = _field(
+        "uniform", help="Law of t: 'uniform' U{0..T-1}; 'sqrt' floor(T sqrt(u)), biased to large t.")
+    step_rule: Literal["sgd", "normalized", "adam"] = _field(
+        "sgd", help="Teacher step computed from the gradient: plain SGD, normalised, or Adam-like.")
+    normalize_loss: bool = _field(True, help="Divide the matching loss by eta^2 * mean ||step||^2.")
+    weights_path: Optional[str] = _field(None, help="Pre-fitted weights for kind 'weights' (tools/fit_shapes.py).")
+
+
+@dataclass
+class TrainingConfig:
+    """The optimisation loop."""
+
+    batch_size: int = _field(32, help="Shapes per batch.")
+    lr: float = _field(1e-4, help="Learning rate of the field and encoder (lower it as T grows).")
+    max_steps: int = _field(10000, help="Number of optimiser updates.")
+    validate_every: int = _field(500, help="Validate every this many steps.")
+    checkpoint_every: int = _field(500, help="Write a checkpoint every this many steps.")
+    seed: int = _field(0, help="Seed of every random number generator.")
+    out_dir: str = _field("runs/default", help="Directory for checkpoints, logs and the resolved config.")
+    device: str = _field("auto", help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.")
+    threshold: float = _field(0.5, help="Occupancy probability threshold for the validation IoU.")
+
+
+@dataclass
+class EvalConfig:
+    """Mesh extraction and evaluation (the ONet protocol)."""
+
+    threshold: float = _field(0.2, help="Occupancy probability of the extracted surface (ONet: 0.2).")
+    resolution_0: int = _field(32, help="Initial grid resolution of the hierarchical extraction.")
+    upsampling_steps: int = _field(2, help="Grid refinements (32 * 2^2 = 128 effective resolution).")
+
+
+@dataclass
+class Config:
+    """A whole experiment: data, networks, objective, training and evaluation."""
+
+    version: int = _field(CONFIG_VERSION, help="Schema version of this config.")
+    name: str = _field("default", help="Experiment name.")
+    data: DataConfig = _field(help="Dataset and sampling.", factory=DataConfig)
+    task_network: TaskNetworkConfig = _field(help="Task network f_theta.", factory=TaskNetworkConfig)
+    encoder: EncoderConfig = _field(help="Condition encoder.", factory=EncoderConfig)
+    field: FieldConfig = _field(help="Hypernetwork field Phi(t, c).", factory=FieldConfig)
+    objective: ObjectiveConfig = _field(help="Training objective.", factory=ObjectiveConfig)
+    training: TrainingConfig = _field(help="Optimisation loop.", factory=TrainingConfig)
+    eval: EvalConfig = _field(help="Extraction and evaluation.", factory=EvalConfig)
+
+
+def field_help(cls: type, name: str) -> str:
+    """The documentation of field `name` of config dataclass `cls`."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.metadata["help"]
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# YAML reading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 / PyYAML require a dot: `1.0e-4`)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+
+
+def _read_file(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    data = _parse_yaml(text, path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict, sources: dict[str, str], over: dict, source: str, prefix: str = "") -> dict:
+    """Deep-merge `over` into a copy of `base`; record in `sources` which file each dotted key came from."""
+    out = dict(base)
+    for key, value in over.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], sources, value, source, prefix=f"{path}.")
+        else:
+            out[key] = value
+            _record(sources, value, source, path)
+        sources[path] = source
+    return out
+
+
+def _record(sources: dict[str, str], value: Any, source: str, path: str) -> None:
+    sources[path] = source
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _record(sources, sub, source, f"{path}.{key}")
+
+
+def _resolve_file(path: str, sources: dict[str, str], chain: list[str]) -> dict:
+    real = os.path.realpath(path)
+    seen = [os.path.realpath(p) for p in chain]
+    if real in seen:
+        cycle = " -> ".join([*chain[seen.index(real):], path])
+        raise ConfigError(f"{path}: inherit_from cycle: {cycle}")
+    data = _read_file(path)
+    parent = data.pop("inherit_from", None)
+    if parent is None:
+        merged: dict = {}
+    else:
+        if not isinstance(parent, str) or not parent:
+            raise ConfigError(f"{path}: 'inherit_from' must be a file path string, got {parent!r}")
+        parent_path = os.path.normpath(os.path.join(os.path.dirname(path), parent))
+        if not os.path.exists(parent_path):
+            raise FileNotFoundError(f"{parent_path}: config file not found (inherit_from in {path})")
+        merged = _resolve_file(parent_path, sources, [*chain, path])
+    return _merge(merged, sources, data, path)
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if not isinstance(text, str) or "=" not in text:
+        raise ConfigError(f"{OVERRIDE_SOURCE}: expected 'section.key=value', got {text!r}")
+    key, _, raw = text.partition("=")
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"{OVERRIDE_SOURCE}: bad key {key.strip()!r} in {text!r}")
+    value = _parse_yaml(raw, f"{OVERRIDE_SOURCE} {text!r}") if raw.strip() else None
+    return parts, value
+
+
+def _apply_overrides(data: dict, sources: dict[str, str], overrides: typing.Sequence[str]) -> dict:
+    for text in overrides:
+        parts, value = _parse_override(text)
+        nested: Any = value
+        for part in reversed(parts):
+            nested = {part: nested}
+        data = _merge(data, sources, nested, OVERRIDE_SOURCE)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation: plain data -> dataclasses
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(c) for c in typing.get_args(tp))
+    if origin is Union:
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        (elem,) = typing.get_args(tp)
+        return f"list[{_type_name(elem)}]"
+    if dataclasses.is_dataclass(tp):
+        return f"mapping ({tp.__name__})"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _suggest(key: str, names: list[str]) -> list[str]:
+    """Close matches for a misspelt key: difflib's, else a known key that the typo starts with (lr_rate -> lr)."""
+    close = difflib.get_close_matches(key, names, n=1)
+    if close:
+        return close
+    prefixed = [n for n in names if key.startswith(n) or n.startswith(key)]
+    return sorted(prefixed, key=len, reverse=True)[:1]
+
+
+class _Builder:
+    def __init__(self, sources: dict[str, str], default_source: str):
+        self.sources = sources
+        self.default_source = default_source
+
+    def source_of(self, path: str) -> str:
+        while path:
+            if path in self.sources:
+                return self.sources[path]
+            path = path.rpartition(".")[0]
+        return self.default_source
+
+    def type_error(self, path: str, tp: Any, value: Any) -> ConfigError:
+        return ConfigError(
+            f"{self.source_of(path)}: key '{path}' expects {_type_name(tp)}, got {value!r} "
+            f"({type(value).__name__})")
+
+    def build(self, cls: type, data: Any, prefix: str) -> Any:
+        if not isinstance(data, dict):
+            where = f"section '{prefix}'" if prefix else "the top level"
+            raise ConfigError(f"{self.source_of(prefix)}: {where} must be a mapping, got {data!r}")
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        kwargs = {}
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in names:
+                close = _suggest(str(key), names)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(names)})"
+                raise ConfigError(f"{self.source_of(path)}: unknown key '{path}'{hint}")
+            kwargs[key] = self.value(hints[key], value, path)
+        return cls(**kwargs)
+
+    def value(self, tp: Any, value: Any, path: str) -> Any:
+        origin = typing.get_origin(tp)
+        if dataclasses.is_dataclass(tp):
+            return self.build(tp, value, path)
+        if origin is Union:
+            args = typing.get_args(tp)
+            if value is None:
+                if type(None) in args:
+                    return None
+                raise self.type_error(path, tp, value)
+            (inner,) = [a for a in args if a is not type(None)]
+            return self.value(inner, value, path)
+        if value is None:
+            raise self.type_error(path, tp, value)
+        if origin is Literal:
+            choices = typing.get_args(tp)
+            if not any(type(value) is type(c) and value == c for c in choices):
+                raise ConfigError(
+                    f"{self.source_of(path)}: key '{path}' must be one of {', '.join(repr(c) for c in choices)}, "
+                    f"got {value!r}")
+            return value
+        if origin is list:
+            (elem,) = typing.get_args(tp)
+            if not isinstance(value, list):
+                raise self.type_error(path, tp, value)
+            return [self.value(elem, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            raise self.type_error(path, tp, value)
+        if tp is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            raise self.type_error(path, tp, value)
+        if tp is float:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            raise self.type_error(path, tp, value)
+        if tp is str:
+            if isinstance(value, str):
+                return value
+            raise self.type_error(path, tp, value)
+        raise TypeError(f"config schema: unsupported field type {tp!r} at '{path}'")  # a bug in this module
+
+
+def _build_config(data: dict, sources: dict[str, str], default_source: str) -> Config:
+    builder = _Builder(sources, default_source)
+    cfg = builder.build(Config, data, "")
+    if cfg.version != CONFIG_VERSION:
+        raise ConfigError(
+            f"{builder.source_of('version')}: config version {cfg.version} is not supported "
+            f"(this hnf3d reads version {CONFIG_VERSION})")
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public API
+
+
+def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -> Config:
+    """Read a YAML config, resolving `inherit_from` chains and applying `overrides` ("section.key=value").
+
+    Raises FileNotFoundError (naming the file) for a missing file or parent, and ConfigError for invalid YAML
+    (with the line), an `inherit_from` cycle, an unknown key or a value of the wrong type (naming the dotted key
+    and the file that set it; '<override>' for an override).
+    """
+    path = os.fspath(path)
+    sources: dict[str, str] = {}
+    data = _resolve_file(path, sources, [])
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    data = _apply_overrides(data, sources, overrides)
+    return _build_config(data, sources, path)
+
+
+def config_from_dict(data: dict, source: str = "<dict>", overrides: typing.Sequence[str] = ()) -> Config:
+    """Build and validate a Config from plain data (as returned by `config_to_dict`); errors name `source`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    sources: dict[str, str] = {}
+    data = _merge({}, sources, data, source)
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    data = _apply_overrides(data, sources, overrides)
+    return _build_config(data, sources, source)
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """The config as plain data (dicts, lists, str, int, float, bool, None), including `version`."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"expected a Config, got {type(cfg).__name__}")
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Config, path: str | os.PathLike) -> Path:
+    """Write `cfg` as plain YAML (no Python tags) atomically: temp file in the same directory, fsync, rename."""
+    from .io.atomic import atomic_write  # lazy: hnf3d.io imports numpy
+
+    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=False)
+    out = Path(os.fspath(path))
+    with atomic_write(out) as handle:
+        handle.write(text.encode("utf-8"))
+    return out
