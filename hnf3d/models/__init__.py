@@ -6,9 +6,11 @@ checkpoints and weight export are sized from it.
 from __future__ import annotations
 
 from .encoders import IMAGE_MEAN, IMAGE_STD, ImageEncoder, ResnetBlockFC, ResnetPointNet
+from .field import HyperNetField
 from .task_network import ParamEntry, ParamLayout, TaskNetwork, occupancy_logits_numpy, positional_encoding
 
 __all__ = [
+    "HyperNetField",
     "TaskNetwork",
     "ParamLayout",
     "ParamEntry",

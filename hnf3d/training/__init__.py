@@ -14,6 +14,16 @@ from .checkpoint import (
     save_checkpoint,
     unpack_training_state,
 )
+from .objectives import (
+    direct_loss,
+    gradient_matching_loss,
+    objective_loss,
+    per_sample_gradients,
+    sample_t,
+    step,
+    task_loss_per_sample,
+    weights_loss,
+)
 
 __all__ = [
     "CheckpointError",
@@ -22,4 +32,12 @@ __all__ = [
     "pack_training_state",
     "save_checkpoint",
     "unpack_training_state",
+    "direct_loss",
+    "gradient_matching_loss",
+    "objective_loss",
+    "per_sample_gradients",
+    "sample_t",
+    "step",
+    "task_loss_per_sample",
+    "weights_loss",
 ]
