@@ -24,6 +24,7 @@ from .objectives import (
     task_loss_per_sample,
     weights_loss,
 )
+from .trainer import Model, Trainer, build_datasets, build_model
 
 __all__ = [
     "CheckpointError",
@@ -40,4 +41,8 @@ __all__ = [
     "step",
     "task_loss_per_sample",
     "weights_loss",
+    "Model",
+    "Trainer",
+    "build_datasets",
+    "build_model",
 ]
