@@ -1,0 +1,141 @@
+#!/usr/bin/env python
+"""Fit one task network per training shape from theta_0 (the `weights` baseline's targets) and save them.
+
+    python tools/fit_shapes.py --data DIR --out FILE.safetensors [--steps 1000] [--lr 1e-3] [--optimizer adam]
+                               [--batch-points 2048] [--n-query-points 4096] [--split train] [--seed 0]
+                               [--theta0-seed 0] [--hidden 128,128,128] [--n-frequencies 4] [--chunk 64]
+
+DIR is a mesh folder (hnf3d.data.MeshFolderDataset: queries sampled and labelled once, with --seed) or a data set
+in the Occupancy Networks layout (hnf3d.data.ShapeNetDataset, its points.npz queries subsampled to
+--n-query-points). Shapes are fitted in parallel, --chunk at a time (hnf3d.training.fitting.fit_task_networks).
+
+The output (hnf3d.training.checkpoint format, safetensors) holds the tensors 'theta_star' (S, P) and 'theta_0'
+(P,), and metadata 'fit_shapes' = {models: [{category, model}] in row order, task_network config, layout, steps,
+lr, optimizer, batch_points, seeds, compute: {wall_seconds, cpu_seconds, flops, ... summed over chunks}}.
+Exit code 0 on success, 2 on bad arguments or data (a one-line message on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PROG = "fit_shapes"
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise _ArgumentError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="mesh folder or ONet-layout data set")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--split", default=None, help="split list name (default: all files / ONet 'train')")
+    p.add_argument("--steps", type=int, default=1000, help="optimiser steps per shape (default 1000)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--optimizer", default="adam", choices=("adam", "sgd"))
+    p.add_argument("--batch-points", type=int, default=2048, help="query points per shape per step (default 2048)")
+    p.add_argument("--n-query-points", type=int, default=4096, help="fixed query points per shape (default 4096)")
+    p.add_argument("--seed", type=int, default=0, help="data sampling and point-subsample seed (default 0)")
+    p.add_argument("--theta0-seed", type=int, default=0, help="seed of theta_0 (default 0)")
+    p.add_argument("--hidden", default="128,128,128", help="task network hidden sizes (default 128,128,128)")
+    p.add_argument("--n-frequencies", type=int, default=4, help="positional-encoding octaves (default 4)")
+    p.add_argument("--chunk", type=int, default=64, help="shapes fitted at once (default 64)")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def _dataset(args):
+    from hnf3d.data import MeshFolderDataset, ShapeNetDataset
+    from hnf3d.io import MESH_READ_EXTENSIONS
+
+    root = args.data
+    if not os.path.isdir(root):
+        raise _ArgumentError(f"--data {root}: not a folder")
+
+    def has_meshes(folder):
+        return any(os.path.splitext(n)[1].lower() in MESH_READ_EXTENSIONS for n in os.listdir(folder))
+
+    subdirs = [os.path.join(root, d) for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))]
+    if has_meshes(root) or any(has_meshes(d) for d in subdirs):
+        return MeshFolderDataset(root, split=args.split, n_input_points=1, n_query_points=args.n_query_points,
+                                 seed=args.seed)
+    return ShapeNetDataset(root, split=args.split or "train", n_input_points=1,
+                           n_query_points=args.n_query_points, img_size=None, seed=args.seed)
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.steps < 0 or args.lr <= 0 or args.batch_points < 1 or args.n_query_points < 1 or args.chunk < 1:
+            raise _ArgumentError("--steps must be >= 0; --lr, --batch-points, --n-query-points, --chunk > 0")
+        try:
+            hidden = tuple(int(h) for h in args.hidden.split(","))
+        except ValueError:
+            raise _ArgumentError(f"--hidden: expected comma-separated integers, got {args.hidden!r}") from None
+        import torch
+
+        from hnf3d.models import TaskNetwork
+        from hnf3d.training.checkpoint import save_checkpoint
+        from hnf3d.training.fitting import fit_task_networks
+
+        ds = _dataset(args)
+        if len(ds) == 0:
+            raise _ArgumentError(f"--data {args.data}: no shapes found")
+        task = TaskNetwork(n_frequencies=args.n_frequencies, hidden=hidden)
+        theta_0 = task.theta_0(args.theta0_seed)
+        thetas, models = [], []
+        total = {"wall_seconds": 0.0, "cpu_seconds": 0.0, "flops": 0.0}
+        last: dict = {}
+        t0 = time.perf_counter()
+        for start in range(0, len(ds), args.chunk):
+            items = [ds[i] for i in range(start, min(start + args.chunk, len(ds)))]
+            if any("points" not in it for it in items):
+                bad = next(it for it in items if "points" not in it)
+                raise _ArgumentError(f"--data: model {bad['category']}/{bad['model']} has no query points")
+            x = torch.stack([it["points"] for it in items]).float()
+            occ = torch.stack([it["points.occ"] for it in items]).float()
+            th, last = fit_task_networks(task, theta_0, x, occ, steps=args.steps, lr=args.lr,
+                                         optimizer=args.optimizer, batch_points=args.batch_points,
+                                         seed=[args.seed * 1_000_003 + start + i for i in range(len(items))])
+            for k in total:
+                total[k] += last[k]
+            thetas.append(th)
+            models.extend({"category": it["category"], "model": it["model"]} for it in items)
+            if not args.quiet:
+                print(f"{PROG}: {len(models)}/{len(ds)} shapes fitted ({time.perf_counter() - t0:.1f} s, "
+                      f"final loss {last['final_loss']:.4f})", file=sys.stderr)
+        compute = {**{k: v for k, v in last.items() if k not in total and k != "final_loss"}, **total,
+                   "shapes": len(models)}
+        meta = {"fit_shapes": {
+            "models": models, "task_network": task.config(), "layout": task.param_layout().to_dict(),
+            "theta0_seed": args.theta0_seed, "steps": args.steps, "lr": args.lr, "optimizer": args.optimizer,
+            "batch_points": args.batch_points, "n_query_points": args.n_query_points, "seed": args.seed,
+            "data": os.path.abspath(args.data), "compute": compute}}
+        out = save_checkpoint(args.out, tensors={"theta_star": torch.cat(thetas), "theta_0": theta_0},
+                              metadata=meta)
+        if not args.quiet:
+            print(f"{PROG}: wrote {out} ({len(models)} shapes, {compute['wall_seconds']:.1f} s, "
+                  f"{compute['flops']:.3g} FLOPs)", file=sys.stderr)
+        return 0
+    except _ArgumentError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
