@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Compare the learned trajectory Phi(t, c) with the real optimiser's trajectory ("teacher") on training shapes.
+
+    python tools/trajectory.py --checkpoint RUN/best.safetensors [--shapes 4] [--points N] [--every K]
+                               [--out traj.json] [--device cpu]
+
+For the first --shapes items of the training split (config inside the checkpoint), c = encoder(inputs); the
+teacher starts at theta_0 and takes T = field.T steps of the objective's rule,
+theta <- theta - eta * step(g, step_rule), g the per-sample gradient of the task loss on the item's query points
+(the first --points of them; default all): exactly the update gradient matching imitates. All shapes run batched.
+At t = 0, K, 2K, ..., T (and T itself) it reports the absolute distance ||Phi(t,c) - theta_teacher(t)||, the
+relative distance (divided by ||theta_teacher(t) - theta_0||; null at t = 0 where that is 0), the IoU of
+Phi(t, c) and of theta_teacher(t) on the query points (logit > 0 vs labels), and both task losses; per shape and
+averaged over shapes. Prints a table, writes JSON atomically (temp file + os.replace).
+Exit 0 on success, 2 on bad arguments or a bad checkpoint (a one-line message on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PROG = "trajectory"
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise _ArgumentError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="trainer checkpoint (.safetensors)")
+    p.add_argument("--shapes", type=int, default=4, help="first training shapes to use (default 4)")
+    p.add_argument("--points", type=int, default=None, help="query points per shape (default: all of the item's)")
+    p.add_argument("--every", type=int, default=None, help="report every K steps (default max(1, T // 20))")
+    p.add_argument("--out", default=None, help="JSON output (default: traj.json beside the checkpoint)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no table")
+    return p
+
+
+def _load(path: str, device):
+    """(cfg, model) from a trainer checkpoint; raises CheckpointError / ValueError on a bad one."""
+    from hnf3d.config import config_from_dict
+    from hnf3d.training.checkpoint import CheckpointError, load_checkpoint
+    from hnf3d.training.trainer import build_model
+
+    if not os.path.isfile(path):
+        raise CheckpointError(path, "file not found")
+    tensors, metadata = load_checkpoint(path)
+    extra = metadata.get("extra") if isinstance(metadata, dict) else None
+    if not isinstance(extra, dict) or not isinstance(extra.get("config"), dict):
+        raise CheckpointError(path, "metadata has no extra.config: not a trainer checkpoint")
+    cfg = config_from_dict(extra["config"], source=f"{path}:extra.config")
+    model = build_model(cfg)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(path, f"model state does not fit the model: {exc}") from None
+    return cfg, model.to(device).eval()
+
+
+def _ious(logits, occ):
+    import torch
+
+    pred = logits > 0
+    inter = (pred & occ).sum(1).double()
+    union = (pred | occ).sum(1).double()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+
+
+def run(args) -> dict:
+    import torch
+
+    from hnf3d.data.transforms import collate
+    from hnf3d.training.objectives import per_sample_gradients, step, task_loss_per_sample
+    from hnf3d.training.trainer import build_datasets
+
+    device = torch.device(args.device)
+    cfg, model = _load(args.checkpoint, device)
+    T = int(model.field.T)
+    every = args.every if args.every is not None else max(1, T // 20)
+    train_set, _ = build_datasets(cfg)
+    if hasattr(train_set, "set_epoch"):
+        train_set.set_epoch(0)
+    n = min(args.shapes, len(train_set))
+    if n < 1:
+        raise ValueError(f"{cfg.data.path}: the training split is empty")
+    batch = collate([train_set[i] for i in range(n)])
+    x = batch["points"].to(device)
+    occ = batch["points.occ"].to(device) > 0.5
+    if args.points is not None:
+        x, occ = x[:, :args.points], occ[:, :args.points]
+    names = [f"{batch.get('category', [''] * n)[i]}/{batch.get('model', [str(i)] * n)[i]}" for i in range(n)]
+    eta, rule = float(cfg.objective.eta), cfg.objective.step_rule
+    task = model.task_net
+    ts = sorted(set(list(range(0, T + 1, every)) + [T]))
+    with torch.no_grad():
+        c = model.encoder(batch["inputs"].to(device))
+        theta0 = model.field.theta_0.unsqueeze(0).expand(n, -1).clone()
+        teacher = theta0.clone()
+        rows = []
+        for t in range(T + 1):
+            if t in ts:
+                phi = model.field(torch.full((n,), float(t), device=device, dtype=theta0.dtype), c)
+                dist = torch.linalg.vector_norm(phi - teacher, dim=1)
+                moved = torch.linalg.vector_norm(teacher - theta0, dim=1)
+                rel = [float(d / m) if m > 0 else None for d, m in zip(dist, moved)]
+                iou_phi, iou_teacher = _ious(task(x, phi), occ), _ious(task(x, teacher), occ)
+                loss_phi = task_loss_per_sample(task, phi, x, occ)
+                loss_teacher = task_loss_per_sample(task, teacher, x, occ)
+                rel_known = [r for r in rel if r is not None]
+                rows.append({
+                    "t": t,
+                    "dist_abs": float(dist.mean()), "dist_rel": (sum(rel_known) / len(rel_known)
+                                                                 if rel_known else None),
+                    "iou_phi": float(iou_phi.mean()), "iou_teacher": float(iou_teacher.mean()),
+                    "loss_phi": float(loss_phi.mean()), "loss_teacher": float(loss_teacher.mean()),
+                    "per_shape": {"dist_abs": dist.tolist(), "dist_rel": rel, "iou_phi": iou_phi.tolist(),
+                                  "iou_teacher": iou_teacher.tolist(), "loss_phi": loss_phi.tolist(),
+                                  "loss_teacher": loss_teacher.tolist()},
+                })
+            if t < T:
+                g = per_sample_gradients(task, teacher, x, occ)
+                teacher = teacher - eta * step(g, rule)
+    return {"checkpoint": str(args.checkpoint), "T": T, "every": every, "eta": eta, "step_rule": rule,
+            "n_points": int(x.shape[1]), "shapes": names, "rows": rows}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, allow_nan=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _fmt(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        for name in ("shapes", "points", "every"):
+            v = getattr(args, name)
+            if v is not None and v < 1:
+                raise _ArgumentError(f"--{name}: expected an integer >= 1, got {v}")
+    except _ArgumentError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    from hnf3d.training.checkpoint import CheckpointError
+
+    try:
+        result = run(args)
+    except (CheckpointError, ValueError, KeyError, OSError) as exc:
+        msg = " ".join(str(exc).split())
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_name("traj.json")
+    _write_json(out, result)
+    if not args.quiet:
+        print(f"{'t':>6} {'dist_abs':>10} {'dist_rel':>10} {'iou_phi':>8} {'iou_tch':>8} {'loss_phi':>10} "
+              f"{'loss_tch':>10}")
+        for r in result["rows"]:
+            print(f"{r['t']:>6} {_fmt(r['dist_abs']):>10} {_fmt(r['dist_rel']):>10} {_fmt(r['iou_phi']):>8} "
+                  f"{_fmt(r['iou_teacher']):>8} {_fmt(r['loss_phi']):>10} {_fmt(r['loss_teacher']):>10}")
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
