@@ -25,20 +25,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+
 PROG = "fit_shapes"
 
 
-class _ArgumentError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise _ArgumentError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="mesh folder or ONet-layout data set")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--split", default=None, help="split list name (default: all files / ONet 'train')")
@@ -62,7 +55,7 @@ def _dataset(args):
 
     root = args.data
     if not os.path.isdir(root):
-        raise _ArgumentError(f"--data {root}: not a folder")
+        raise ArgumentError(f"--data {root}: not a folder")
 
     def has_meshes(folder):
         return any(os.path.splitext(n)[1].lower() in MESH_READ_EXTENSIONS for n in os.listdir(folder))
@@ -79,11 +72,11 @@ def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.steps < 0 or args.lr <= 0 or args.batch_points < 1 or args.n_query_points < 1 or args.chunk < 1:
-            raise _ArgumentError("--steps must be >= 0; --lr, --batch-points, --n-query-points, --chunk > 0")
+            raise ArgumentError("--steps must be >= 0; --lr, --batch-points, --n-query-points, --chunk > 0")
         try:
             hidden = tuple(int(h) for h in args.hidden.split(","))
         except ValueError:
-            raise _ArgumentError(f"--hidden: expected comma-separated integers, got {args.hidden!r}") from None
+            raise ArgumentError(f"--hidden: expected comma-separated integers, got {args.hidden!r}") from None
         import torch
 
         from hnf3d.models import TaskNetwork
@@ -92,7 +85,7 @@ def main(argv=None) -> int:
 
         ds = _dataset(args)
         if len(ds) == 0:
-            raise _ArgumentError(f"--data {args.data}: no shapes found")
+            raise ArgumentError(f"--data {args.data}: no shapes found")
         task = TaskNetwork(n_frequencies=args.n_frequencies, hidden=hidden)
         theta_0 = task.theta_0(args.theta0_seed)
         thetas, models = [], []
@@ -103,7 +96,7 @@ def main(argv=None) -> int:
             items = [ds[i] for i in range(start, min(start + args.chunk, len(ds)))]
             if any("points" not in it for it in items):
                 bad = next(it for it in items if "points" not in it)
-                raise _ArgumentError(f"--data: model {bad['category']}/{bad['model']} has no query points")
+                raise ArgumentError(f"--data: model {bad['category']}/{bad['model']} has no query points")
             x = torch.stack([it["points"] for it in items]).float()
             occ = torch.stack([it["points.occ"] for it in items]).float()
             th, last = fit_task_networks(task, theta_0, x, occ, steps=args.steps, lr=args.lr,
@@ -129,7 +122,7 @@ def main(argv=None) -> int:
             print(f"{PROG}: wrote {out} ({len(models)} shapes, {compute['wall_seconds']:.1f} s, "
                   f"{compute['flops']:.3g} FLOPs)", file=sys.stderr)
         return 0
-    except _ArgumentError as exc:
+    except ArgumentError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError) as exc:

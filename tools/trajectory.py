@@ -27,20 +27,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+
 PROG = "trajectory"
 
 
-class _ArgumentError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise _ArgumentError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="trainer checkpoint (.safetensors)")
     p.add_argument("--shapes", type=int, default=4, help="first training shapes to use (default 4)")
     p.add_argument("--points", type=int, default=None, help="query points per shape (default: all of the item's)")
@@ -167,8 +160,8 @@ def main(argv=None) -> int:
         for name in ("shapes", "points", "every"):
             v = getattr(args, name)
             if v is not None and v < 1:
-                raise _ArgumentError(f"--{name}: expected an integer >= 1, got {v}")
-    except _ArgumentError as exc:
+                raise ArgumentError(f"--{name}: expected an integer >= 1, got {v}")
+    except ArgumentError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     from hnf3d.training.checkpoint import CheckpointError
