@@ -39,6 +39,9 @@ setup(
         "safetensors>=0.4",
         "tqdm>=4.60",
         "pillow>=9.0",
+        # marching cubes (hnf3d.extraction): skimage's Lewiner implementation, 2.6x faster than PyMCubes here
+        "scikit-image>=0.19",
     ],
     extras_require=extras,
+    package_data={"hnf3d": ["pretrained/*.safetensors", "pretrained/*.yaml", "pretrained/*.md"]},
 )

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 LAYOUT_VERSION = 1
 
-# name -> torch function; the numpy evaluator has the same set (_NUMPY_ACTIVATIONS)
+# name -> torch function; the numpy evaluator (hnf3d.export.ACTIVATIONS) has the same set
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "softplus": F.softplus,
@@ -301,23 +301,6 @@ class TaskNetwork(nn.Module):
                f"P={self._layout.total}"
 
 
-def _np_softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, z).astype(z.dtype, copy=False)
-
-
-def _np_silu(z: np.ndarray) -> np.ndarray:
-    return z / (1.0 + np.exp(-z))
-
-
-_NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "relu": lambda z: np.maximum(z, 0),
-    "softplus": _np_softplus,
-    "silu": _np_silu,
-    "tanh": np.tanh,
-    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-}
-
-
 def occupancy_logits_numpy(x, flat, layout: Mapping | ParamLayout, activation: str = "relu",
                            chunk: int = 65536) -> np.ndarray:
     """The task network's logits with numpy alone (no torch model code needed to query exported weights).
@@ -328,41 +311,7 @@ def occupancy_logits_numpy(x, flat, layout: Mapping | ParamLayout, activation: s
     read from the first layer's input width (3 + 6 L). Points are processed `chunk` at a time.
     Returns logits of shape (N,), float32 when x and flat are float32, else float64.
     """
+    from ..export import task_network_logits
+
     lay = layout if isinstance(layout, ParamLayout) else ParamLayout.from_dict(layout)
-    if activation not in _NUMPY_ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {sorted(_NUMPY_ACTIVATIONS)}, got {activation!r}")
-    x = np.asarray(x)
-    flat = np.asarray(flat)
-    if x.ndim != 2 or x.shape[1] != 3:
-        raise ValueError(f"x: expected shape (N, 3), got {x.shape}")
-    if flat.shape != (lay.total,):
-        raise ValueError(f"flat: expected shape ({lay.total},) (the layout's total), got {flat.shape}")
-    dtype = np.float32 if (x.dtype == np.float32 and flat.dtype == np.float32) else np.float64
-    x, flat = x.astype(dtype, copy=False), flat.astype(dtype, copy=False)
-    entries = list(lay)
-    if len(entries) < 2 or len(entries) % 2:
-        raise ValueError(f"layout: expected (weight, bias) pairs of a TaskNetwork, got {lay.names}")
-    weights = []
-    for we, be in zip(entries[0::2], entries[1::2]):
-        if len(we.shape) != 2 or be.shape != (we.shape[0],):
-            raise ValueError(f"layout: {we.name!r} {we.shape} / {be.name!r} {be.shape} is not a Linear layer's "
-                             f"(out, in) weight and (out,) bias")
-        weights.append((flat[we.offset: we.offset + we.numel].reshape(we.shape),
-                        flat[be.offset: be.offset + be.numel]))
-    n_in = weights[0][0].shape[1]
-    if (n_in - 3) % 6:
-        raise ValueError(f"layout: first layer input width {n_in} is not 3 + 6 L")
-    L = (n_in - 3) // 6
-    act = _NUMPY_ACTIVATIONS[activation]
-    freqs = (np.pi * 2.0 ** np.arange(L)).astype(dtype)
-    out = np.empty(x.shape[0], dtype=dtype)
-    for s in range(0, x.shape[0], max(int(chunk), 1)):
-        xs = x[s: s + chunk]
-        angles = (xs[:, None, :] * freqs[:, None]).reshape(len(xs), L, 3)
-        h = np.concatenate([xs, np.concatenate([np.sin(angles), np.cos(angles)], -1).reshape(len(xs), 6 * L)], -1)
-        for i, (w, b) in enumerate(weights):
-            h = h @ w.T + b
-            if i < len(weights) - 1:
-                h = act(h)
-        out[s: s + chunk] = h[:, 0]
-    return out
+    return task_network_logits(x, flat, lay.to_dict(), activation, chunk=chunk)

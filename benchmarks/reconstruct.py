@@ -1,0 +1,264 @@
+#!/usr/bin/env python
+"""Reconstruction quality on real data and speed, hnf3d beside Open3D's screened Poisson, in one run.
+
+    PYTHONPATH=. python benchmarks/reconstruct.py [--quick] [--refine N] [--checkpoint default] [--out PATH]
+
+Quality (needs ../shared/data/real; cases without it are skipped and listed):
+- each real mesh in meshes/: normalised as the protocol does (bounding-box centre, largest side 1), 3000 surface
+  points sampled (seed 0) with Gaussian noise sigma 0.005 as input; ground truth: 100k points and normals sampled
+  on the mesh;
+- each real scan with a ground-truth mesh: the Stanford bunny range scan bun000 and PCL's bun0.pcd (ground truth
+  bunny_libigl.off, same frame) and the ABC scan (its 03_meshes mesh); scan and mesh are put in the unit box by
+  the mesh's normalisation; the scan is given as is (all its points).
+Methods: hnf3d without refinement, hnf3d with --refine N steps, Poisson (Open3D, depth 8, normals estimated from 30
+neighbours and oriented by Open3D's consistent tangent planes, no density trimming). Metrics (hnf3d.metrics,
+ONet protocol): Chamfer-L1 (unscaled), normal consistency, F@1% (and F@1.5%, F@2%); IoU is not used: several
+ground-truth meshes are not watertight.
+
+Speed: 3k, 100k and 1M points (sampled on the bunny, noise 0.005 of its size, in millimetres) at 128^3 and 256^3:
+seconds per stage (hnf3d's own timings) and in total, and the peak resident memory over the process's level
+before the case (a thread samples /proc/self/statm every 2 ms: torch's allocations are invisible to tracemalloc).
+Poisson runs on the same inputs in the same process, so each speed figure has its ratio.
+JSON: benchmarks/results/real.json (--quick: real-quick.json, git-ignored).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._harness import environment, format_table, write_json_atomic  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real"
+METRICS = ("chamfer_l1", "normal_consistency", "fscore@0.01", "fscore@0.015", "fscore@0.02")
+
+
+class PeakRSS:
+    """Peak resident set size (bytes) above the level at entry, sampled by a thread (Linux /proc)."""
+
+    def __init__(self, interval: float = 0.002):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self):
+        gc.collect()
+        self.base = self.rss()
+        self.peak = self.base
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+    @property
+    def mib(self) -> float:
+        return (self.peak - self.base) / 2 ** 20
+
+
+def poisson(points: np.ndarray, depth: int = 8):
+    """Open3D screened Poisson with estimated, consistently oriented normals: (trimesh.Trimesh, timings)."""
+    import open3d as o3d
+    import trimesh
+
+    t = {}
+    t0 = time.perf_counter()
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64)))
+    pc.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(30))
+    t["normals"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pc.orient_normals_consistent_tangent_plane(30)
+    t["orient"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mesh, _ = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(pc, depth=depth)
+    t["poisson"] = time.perf_counter() - t0
+    return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.triangles), process=False), t
+
+
+def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
+    """[{name, kind, input (N,3), gt_points, gt_normals}] in the unit box, and the names of skipped cases."""
+    from hnf3d.geometry import unit_box_normalization
+    from hnf3d.io import load_mesh, load_point_cloud
+    from hnf3d.ops import sample_surface
+
+    cases, skipped = [], []
+    if not REAL.is_dir():
+        return cases, [f"all: {REAL} not found"]
+
+    def gt_of(mesh_path):
+        mesh = load_mesh(mesh_path)
+        v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+        norm = unit_box_normalization(v)
+        v = norm.apply(v)
+        s = sample_surface(v, f, 100_000, seed=1)
+        return v, f, norm, s.points.cpu().numpy(), s.normals.cpu().numpy()
+
+    meshes = sorted((REAL / "meshes").glob("*"))
+    if quick:
+        meshes = [m for m in meshes if "knight" in m.name]
+    for path in meshes:
+        v, f, _, gp, gn = gt_of(path)
+        s = sample_surface(v, f, 3000, seed=0).points.cpu().numpy()
+        noisy = s + np.random.default_rng(0).normal(0.0, 0.005, s.shape)
+        cases.append({"name": path.stem, "kind": "mesh, 3000 pts, noise 0.005", "input": noisy,
+                      "gt_points": gp, "gt_normals": gn})
+    if quick:
+        return cases, skipped
+    scans = [("bunny_rangescan_bun000", "scans/stanford_bunny_rangescan_bun000.ply", "meshes/bunny_libigl.off"),
+             ("pcl_bun0", "scans/pcl_bun0.pcd", "meshes/bunny_libigl.off")]
+    for name, scan, mesh in scans:
+        _, _, norm, gp, gn = gt_of(REAL / mesh)
+        pts = load_point_cloud(REAL / scan).points
+        cases.append({"name": name, "kind": f"real scan, {len(pts)} pts", "input": norm.apply(pts),
+                      "gt_points": gp, "gt_normals": gn})
+    abc_mesh = next((REAL / "abc" / "03_meshes").glob("*.ply"), None)
+    abc_pts = next((REAL / "abc" / "04_pts").glob("*.npy"), None)
+    if abc_mesh and abc_pts:
+        _, _, norm, gp, gn = gt_of(abc_mesh)
+        pts = np.load(abc_pts, allow_pickle=False).astype(np.float64)[:, :3]
+        cases.append({"name": "abc_scan", "kind": f"simulated noisy scan, {len(pts)} pts",
+                      "input": norm.apply(pts), "gt_points": gp, "gt_normals": gn})
+    else:
+        skipped.append("abc_scan: files missing")
+    return cases, skipped
+
+
+def run_quality(rec, cases, refine: int) -> list[dict]:
+    from hnf3d.metrics import mesh_metrics
+
+    rows = []
+    for case in cases:
+        row = {"name": case["name"], "kind": case["kind"]}
+        runs = {"hnf3d": lambda: rec.reconstruct(case["input"]),
+                f"hnf3d_refine{refine}": lambda: rec.reconstruct(case["input"], refine_steps=refine),
+                "poisson": lambda: poisson(case["input"])[0]}
+        for method, fn in runs.items():
+            t0 = time.perf_counter()
+            mesh = fn()
+            seconds = time.perf_counter() - t0
+            m = mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)
+            row[method] = {"seconds": seconds, "faces": int(len(mesh.faces)),
+                           "watertight": bool(mesh.is_watertight), **{k: float(m[k]) for k in METRICS}}
+        print(f"  {case['name']}: F@1% hnf3d {row['hnf3d']['fscore@0.01']:.3f}, refined "
+              f"{row[f'hnf3d_refine{refine}']['fscore@0.01']:.3f}, Poisson {row['poisson']['fscore@0.01']:.3f}",
+              flush=True)
+        rows.append(row)
+    return rows
+
+
+def run_speed(rec, sizes, resolutions) -> list[dict]:
+    from hnf3d.io import load_mesh
+    from hnf3d.ops import sample_surface
+
+    if (REAL / "meshes" / "bunny_libigl.off").is_file():
+        mesh = load_mesh(REAL / "meshes" / "bunny_libigl.off")
+        source = "bunny_libigl.off"
+    else:
+        import trimesh
+
+        mesh, source = trimesh.creation.torus(0.3, 0.1), "trimesh torus"
+    v = np.asarray(mesh.vertices) * 1000.0  # millimetres: the pipeline must not care about units
+    f = np.asarray(mesh.faces)
+    size = float((v.max(0) - v.min(0)).max())
+    rows = []
+    for n in sizes:
+        s = sample_surface(v, f, n, seed=0).points.cpu().numpy().astype(np.float64)
+        pts = s + np.random.default_rng(0).normal(0.0, 0.005 * size, s.shape)
+        for res in resolutions:
+            with PeakRSS() as mem:
+                t0 = time.perf_counter()
+                mesh_h = rec.reconstruct(pts, resolution=res)
+                total = time.perf_counter() - t0
+            row = {"points": n, "resolution": res, "source": source,
+                   "hnf3d": {"seconds": total, "stages": mesh_h.metadata["hnf3d"]["timings"],
+                             "peak_mib": mem.mib, "faces": int(len(mesh_h.faces)),
+                             "evaluated_points": mesh_h.metadata["extraction"]["evaluated_points"]}}
+            rows.append(row)
+            print(f"  {n} points, {res}^3: hnf3d {total:.2f} s, {mem.mib:.0f} MiB", flush=True)
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            mesh_p, stages = poisson(pts)
+            total = time.perf_counter() - t0
+        for row in rows:
+            if row["points"] == n:
+                row["poisson_depth8"] = {"seconds": total, "stages": stages, "peak_mib": mem.mib,
+                                         "faces": int(len(mesh_p.faces))}
+                row["speedup_vs_poisson"] = total / row["hnf3d"]["seconds"]
+        print(f"  {n} points: Poisson depth 8 {total:.2f} s, {mem.mib:.0f} MiB", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one mesh, 3k points at 128^3 only")
+    ap.add_argument("--refine", type=int, default=300, help="refinement steps of the refined hnf3d row")
+    ap.add_argument("--checkpoint", default="default")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from hnf3d.reconstruction import Reconstructor
+
+    torch.manual_seed(0)
+    rec = Reconstructor.load(args.checkpoint, device=args.device)
+    rec.reconstruct(np.random.default_rng(0).normal(size=(3000, 3)))  # warm-up (lazy imports, allocator)
+    cases, skipped = quality_cases(args.quick)
+    print(f"quality: {len(cases)} cases", flush=True)
+    quality = run_quality(rec, cases, args.refine)
+    print("speed:", flush=True)
+    speed = run_speed(rec, [3000] if args.quick else [3000, 100_000, 1_000_000],
+                      [128] if args.quick else [128, 256])
+    refined = f"hnf3d_refine{args.refine}"
+    wins = sum(r[refined]["fscore@0.01"] > r["poisson"]["fscore@0.01"] for r in quality)
+    fast = next((r for r in speed if r["points"] == 3000 and r["resolution"] == 128), None)
+    summary = {
+        "refined_beats_poisson_f1": f"{wins} of {len(quality)}",
+        "refined_beats_poisson_on_half": bool(quality) and wins * 2 >= len(quality),
+        "seconds_3k_128": fast and fast["hnf3d"]["seconds"],
+        "under_1s_3k_128": bool(fast) and fast["hnf3d"]["seconds"] < 1.0,
+        "faster_than_poisson_3k_128": bool(fast) and fast["speedup_vs_poisson"] > 1.0,
+    }
+    record = {"benchmark": "reconstruct", "quick": args.quick, "checkpoint": rec.source, "model": rec.info,
+              "refine_steps": args.refine, "environment": environment(args.device, ("torch", "open3d", "numpy")),
+              "skipped": skipped, "summary": summary, "quality": quality, "speed": speed}
+    out = args.out or ROOT / "benchmarks" / "results" / ("real-quick.json" if args.quick else "real.json")
+    write_json_atomic(out, record)
+    print(format_table([[r["name"], *(f"{r[m]['fscore@0.01']:.3f}" for m in ("hnf3d", refined, "poisson")),
+                         *(f"{10 * r[m]['chamfer_l1']:.3f}" for m in ("hnf3d", refined, "poisson"))]
+                        for r in quality],
+                       ["shape", "F@1% hnf3d", "F@1% refined", "F@1% Poisson", "CD-L1x10 hnf3d",
+                        "CD-L1x10 refined", "CD-L1x10 Poisson"]))
+    print(format_table([[r["points"], r["resolution"], f"{r['hnf3d']['seconds']:.2f}",
+                         f"{r['poisson_depth8']['seconds']:.2f}", f"{r['speedup_vs_poisson']:.1f}x",
+                         f"{r['hnf3d']['peak_mib']:.0f}", f"{r['poisson_depth8']['peak_mib']:.0f}"] for r in speed],
+                       ["points", "grid", "hnf3d s", "Poisson s", "speed-up", "hnf3d MiB", "Poisson MiB"]))
+    print(summary)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The per-shape occupancy network as plain data, and a numpy-only evaluator for it.
+
+`Reconstructor.predict_weights(points)` returns an `OccupancyNetwork`: the task network's flat weights theta (P,),
+their layout (name, shape, offset of each tensor), the activation, and the normalisation between the input's
+world frame and the network's unit box. A pipeline can then query occupancy anywhere, in world units, without
+torch or hnf3d's model code:
+
+    net = OccupancyNetwork.load("shape.occnet.npz")
+    inside = net.occupancy(points_world) > 0.5          # (N,) probabilities
+
+This module imports numpy only (it can be copied into another project as is). The file format is a plain .npz
+(no pickled objects): arrays `weights` (P,) float32, `loc` (3,) float64, `scale` () float64 and `meta` (a JSON
+string: layout, activation, format version).
+
+The task network (hnf3d.models.TaskNetwork): x -> [x, sin(2^k pi x), cos(2^k pi x) for k < L] -> Linear ->
+activation -> ... -> Linear -> one logit; layer i's weight (out, in) and bias (out,) are consecutive entries.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["OCCNET_FORMAT", "OccupancyNetwork", "task_network_logits"]
+
+OCCNET_FORMAT = "hnf3d-occnet"
+OCCNET_FORMAT_VERSION = 1
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z).astype(z.dtype, copy=False)
+
+
+def _silu(z):
+    return z / (1.0 + np.exp(-z))
+
+
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0),
+    "softplus": _softplus,
+    "silu": _silu,
+    "tanh": np.tanh,
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+}
+
+
+def _layers(flat: np.ndarray, layout: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(weight (out, in), bias (out,)), ...] views of `flat` following the layout dict's entries."""
+    entries = layout.get("entries") if isinstance(layout, dict) else None
+    if not entries or len(entries) % 2:
+        raise ValueError("layout: expected a dict with an even number of 'entries' (weight, bias pairs of a "
+                         "TaskNetwork: ParamLayout.to_dict())")
+    total = sum(int(e["numel"]) for e in entries)
+    if flat.shape != (total,):
+        raise ValueError(f"flat: expected shape ({total},) (the layout's total), got {flat.shape}")
+    layers = []
+    for we, be in zip(entries[0::2], entries[1::2]):
+        ws, bs = tuple(we["shape"]), tuple(be["shape"])
+        if len(ws) != 2 or bs != (ws[0],):
+            raise ValueError(f"layout: {we['name']!r} {ws} / {be['name']!r} {bs} is not a Linear layer's "
+                             f"(out, in) weight and (out,) bias")
+        w0, b0 = int(we["offset"]), int(be["offset"])
+        layers.append((flat[w0: w0 + int(we["numel"])].reshape(ws), flat[b0: b0 + int(be["numel"])]))
+    return layers
+
+
+def task_network_logits(x, flat, layout: dict, activation: str = "relu", chunk: int = 65536) -> np.ndarray:
+    """The task network's logits at x (N, 3), with weights flat (P,) laid out as `layout` (ParamLayout.to_dict()).
+    The number of frequencies is read from the first layer's input width (3 + 6 L). Returns (N,), float32 when x
+    and flat are float32, else float64."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    x = np.asarray(x)
+    flat = np.asarray(flat)
+    if x.ndim != 2 or x.shape[1] != 3:
+        raise ValueError(f"x: expected shape (N, 3), got {x.shape}")
+    dtype = np.float32 if (x.dtype == np.float32 and flat.dtype == np.float32) else np.float64
+    x, flat = x.astype(dtype, copy=False), flat.astype(dtype, copy=False)
+    layers = _layers(flat, layout)
+    n_in = layers[0][0].shape[1]
+    if (n_in - 3) % 6:
+        raise ValueError(f"layout: first layer input width {n_in} is not 3 + 6 L")
+    L = (n_in - 3) // 6
+    act = ACTIVATIONS[activation]
+    freqs = (np.pi * 2.0 ** np.arange(L)).astype(dtype)
+    out = np.empty(x.shape[0], dtype=dtype)
+    step = max(int(chunk), 1)
+    for s in range(0, x.shape[0], step):
+        xs = x[s: s + step]
+        angles = (xs[:, None, :] * freqs[:, None]).reshape(len(xs), L, 3)  # per frequency: 3 sines, 3 cosines
+        h = np.concatenate([xs, np.concatenate([np.sin(angles), np.cos(angles)], -1).reshape(len(xs), 6 * L)], -1)
+        for i, (w, b) in enumerate(layers):
+            h = h @ w.T + b
+            if i < len(layers) - 1:
+                h = act(h)
+        out[s: s + step] = h[:, 0]
+    return out
+
+
+@dataclass
+class OccupancyNetwork:
+    """One shape's occupancy network, evaluable in the input's world units.
+
+    weights: (P,) float32 theta. layout: ParamLayout.to_dict() of the task network. activation: its activation.
+    loc (3,), scale: the normalisation, world = unit * scale + loc (hnf3d.geometry.Normalization).
+    threshold: the occupancy probability at which the reconstruction put the surface.
+    """
+
+    weights: np.ndarray
+    layout: dict
+    activation: str = "relu"
+    loc: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    scale: float = 1.0
+    threshold: float = 0.5
+
+    def logits(self, points) -> np.ndarray:
+        """Occupancy logits at world-frame points (N, 3): (N,) float64."""
+        p = np.asarray(points, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != 3:
+            raise ValueError(f"points: expected shape (N, 3), got {p.shape}")
+        unit = (p - np.asarray(self.loc, dtype=np.float64)) / float(self.scale)
+        return task_network_logits(unit, np.asarray(self.weights), self.layout, self.activation)
+
+    __call__ = logits
+
+    def occupancy(self, points) -> np.ndarray:
+        """Occupancy probabilities in [0, 1] at world-frame points (N, 3): (N,)."""
+        return 1.0 / (1.0 + np.exp(-self.logits(points)))
+
+    def save(self, path) -> None:
+        """Write a .npz (no pickled objects) atomically: temp file in the same folder, then rename."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            raise ValueError(f"{path}: an occupancy network is saved as .npz")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{path}: output folder {folder} does not exist")
+        meta = {"format": OCCNET_FORMAT, "format_version": OCCNET_FORMAT_VERSION, "layout": self.layout,
+                "activation": self.activation, "threshold": float(self.threshold)}
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, weights=np.asarray(self.weights, dtype=np.float32),
+                         loc=np.asarray(self.loc, dtype=np.float64), scale=np.float64(self.scale),
+                         meta=np.array(json.dumps(meta)))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path) -> "OccupancyNetwork":
+        """Read a file written by `save` (never unpickles)."""
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                weights, loc, scale = data["weights"], data["loc"], float(data["scale"])
+        except FileNotFoundError:
+            raise
+        except (KeyError, ValueError, OSError) as exc:
+            raise ValueError(f"{path}: not an occupancy network file ({type(exc).__name__}: {exc})") from exc
+        if meta.get("format") != OCCNET_FORMAT or meta.get("format_version") != OCCNET_FORMAT_VERSION:
+            raise ValueError(f"{path}: not an {OCCNET_FORMAT} file of version {OCCNET_FORMAT_VERSION}")
+        net = cls(weights, meta["layout"], meta["activation"], loc, scale, meta.get("threshold", 0.5))
+        _layers(np.asarray(weights), net.layout)  # checks the weights against the layout now, not at first use
+        return net

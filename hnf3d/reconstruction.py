@@ -1,0 +1,407 @@
+"""The reconstruction pipeline and its Python API: `Reconstructor`.
+
+    from hnf3d import Reconstructor
+    rec = Reconstructor.load("default")                   # the shipped point-cloud model (hnf3d/pretrained/)
+    mesh = rec.reconstruct(points)                        # (N, 3) array in any units -> watertight trimesh.Trimesh
+    mesh = rec.reconstruct(points, refine_steps=300)      # + test-time refinement (hnf3d.refine)
+    net = rec.predict_weights(points)                     # hnf3d.export.OccupancyNetwork: query occupancy anywhere
+
+Data flow (docs: design.md section 5): clean (drop NaN/Inf, duplicates; subsample huge scans) -> normalise to the
+unit box the model was trained in (ONet: bounding-box centre and largest side; or POCO-style, by point spacing)
+-> encode c -> theta = Phi(T, c) -> optional refinement -> hierarchical extraction (hnf3d.extraction) -> back to
+the input's frame and units. Each call records the seconds of each stage in `mesh.metadata["hnf3d"]["timings"]`.
+
+Every random choice (subsampling, refinement) is drawn from `seed`: the same input and seed give the same mesh.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+__all__ = ["PRETRAINED", "CleanedPoints", "Reconstructor", "clean_points", "pretrained_path", "spacing_scale"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED = {"default": "pointcloud", "default-pointcloud": "pointcloud", "default-image": "image"}
+"""Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card)."""
+
+MIN_POINTS = 16
+MAX_POINTS = 1_000_000
+REFINE_POINTS = 5000  # points of the scan used for pseudo-labels (the winding number costs O(points x queries))
+REFINE_LR = 1e-2  # Adam learning rate of the refinement
+NORMAL_K = 30  # neighbours of the PCA normals of a scan without normals (as the Poisson baseline uses)
+# Median nearest-neighbour distance of 3000 points on a unit-box shape: the scale 'spacing' normalisation aims at.
+# A test (tests/test_reconstruction.py) checks it against the procedural training shapes.
+TARGET_SPACING = 0.0105
+
+
+def pretrained_path(name: str) -> Path:
+    """The checkpoint file of a shipped model name (see PRETRAINED)."""
+    if name not in PRETRAINED:
+        raise ValueError(f"model name {name!r}: expected a checkpoint path or one of {sorted(PRETRAINED)}")
+    return PRETRAINED_DIR / f"{PRETRAINED[name]}.safetensors"
+
+
+@dataclass
+class CleanedPoints:
+    """Result of `clean_points`: points (N, 3) float64, normals (N, 3) float64 or None, and what was done."""
+
+    points: np.ndarray
+    normals: Optional[np.ndarray]
+    messages: list = field(default_factory=list)
+
+
+def clean_points(points, normals=None, *, max_points: int = MAX_POINTS, seed: int = 0,
+                 min_points: int = MIN_POINTS, name: str = "points") -> CleanedPoints:
+    """Drop points with NaN/Inf coordinates, exact duplicates, and subsample (seeded) to `max_points`.
+
+    points: (N, 3); normals: (N, 3) or None (rows follow the points). Each step that changes the data adds a
+    message (nothing is dropped silently). Raises ValueError naming `name` when fewer than `min_points` usable
+    points remain."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ValueError(f"{name}: expected an array of shape (N, 3), got {p.shape}")
+    n = None if normals is None else np.asarray(normals, dtype=np.float64)
+    if n is not None and n.shape != p.shape:
+        raise ValueError(f"normals: expected shape {p.shape} (that of {name}), got {n.shape}")
+    messages = []
+    keep = np.isfinite(p).all(1)
+    if n is not None:
+        bad_n = ~np.isfinite(n).all(1) & keep
+        if bad_n.any():
+            messages.append(f"ignored the normals: {int(bad_n.sum())} of them are NaN/Inf")
+            n = None
+    if not keep.all():
+        messages.append(f"dropped {int((~keep).sum())} of {len(p)} points with NaN/Inf coordinates")
+        p = p[keep]
+        n = None if n is None else n[keep]
+    if len(p):
+        _, first = np.unique(p, axis=0, return_index=True)
+        if len(first) < len(p):
+            first.sort()  # keep the input order
+            messages.append(f"removed {len(p) - len(first)} duplicate points")
+            p = p[first]
+            n = None if n is None else n[first]
+    if len(p) < min_points:
+        raise ValueError(f"{name}: {len(p)} usable points (after removing NaN/Inf and duplicates); "
+                         f"at least {min_points} are needed")
+    if len(p) > max_points:
+        pick = np.sort(np.random.default_rng(seed).choice(len(p), max_points, replace=False))
+        messages.append(f"subsampled {len(p)} points to {max_points} (seed {seed})")
+        p = p[pick]
+        n = None if n is None else n[pick]
+    return CleanedPoints(p, n, messages)
+
+
+def spacing_scale(points: np.ndarray, seed: int = 0, sample: int = 3000) -> float:
+    """POCO-style scale: the factor that maps the median nearest-neighbour distance of `sample` random points of
+    the cloud (N, 3) to TARGET_SPACING, i.e. the density the model saw in training."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    sub = points if len(points) <= sample else points[rng.choice(len(points), sample, replace=False)]
+    d, _ = cKDTree(sub).query(sub, k=2)
+    spacing = float(np.median(d[:, 1]))
+    if not spacing > 0:
+        raise ValueError("points: zero nearest-neighbour spacing; cannot normalise by spacing")
+    # fewer points than `sample` are sparser: compare at equal counts (spacing ~ 1/sqrt(n) on a surface)
+    return spacing / TARGET_SPACING * math.sqrt(len(sub) / sample)
+
+
+def _resolution_steps(resolution: int) -> tuple[int, int]:
+    """(resolution_0, upsampling_steps) for a final grid of `resolution` = 32 * 2^k cells per side."""
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ValueError(f"resolution: expected an integer, got {resolution!r}")
+    steps = int(round(math.log2(resolution / 32))) if resolution >= 32 else -1
+    if steps < 0 or 32 * 2 ** steps != resolution or resolution > 1024:
+        raise ValueError(f"resolution: expected 32 x 2^k cells per side (32, 64, 128, 256, 512, 1024), "
+                         f"got {resolution}")
+    return 32, steps
+
+
+class _Timer:
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+
+    def stage(self, name: str):
+        timer = self
+
+        class _Stage:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[name] = timer.timings.get(name, 0.0) + time.perf_counter() - self.t0
+
+        return _Stage()
+
+
+class Reconstructor:
+    """A trained model (encoder + hypernetwork field + task network) ready to reconstruct shapes.
+
+    Use `Reconstructor.load(path_or_name, device=...)`. `kind` is 'pointcloud' or 'image' (the encoder's input).
+    """
+
+    def __init__(self, model, config, *, device: torch.device, source: str = "<memory>", info: dict | None = None):
+        self.model = model.to(device).eval()
+        self.config = config
+        self.device = device
+        self.source = source
+        self.info = dict(info or {})
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike = "default", *, device: str | torch.device = "auto") -> "Reconstructor":
+        """Load a checkpoint written by tools/train.py or tools/export_model.py (safetensors; never unpickled),
+        or a shipped model by name ('default' = 'default-pointcloud', 'default-image').
+
+        device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ... Raises FileNotFoundError for a missing
+        file and hnf3d.training.CheckpointError (a ValueError) naming the file when it is not a usable model."""
+        from .config import ConfigError, config_from_dict
+        from .training.checkpoint import CheckpointError, load_checkpoint
+        from .training.trainer import build_model
+
+        name = os.fspath(path)
+        file = pretrained_path(name) if name in PRETRAINED else Path(name)
+        if file.is_dir():
+            file = file / "best.safetensors"
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}: checkpoint not found")
+        tensors, meta = load_checkpoint(file)
+        extra = meta.get("extra") if isinstance(meta, dict) else None
+        if not isinstance(extra, dict) or "config" not in extra:
+            raise CheckpointError(file, "no model config in the header: not a checkpoint of tools/train.py")
+        try:
+            cfg = config_from_dict(extra["config"], source=str(file))
+        except ConfigError as exc:
+            raise CheckpointError(file, f"its config does not load: {exc}") from None
+        model = build_model(cfg)
+        state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(file, f"weights do not fit the model of its config: {exc}") from None
+        info = {"step": meta.get("step"), "val_iou": extra.get("val_iou"), "name": cfg.name}
+        return cls(model, cfg, device=_device(device), source=str(file), info=info)
+
+    @property
+    def kind(self) -> str:
+        return "image" if self.config.data.input_type == "image" else "pointcloud"
+
+    @property
+    def task_net(self):
+        return self.model.task_net
+
+    # ------------------------------------------------------------------ point clouds
+    def _prepare(self, points, normals, *, seed: int, normalize: str, timer: _Timer, max_points: int):
+        from .geometry import Normalization, unit_box_normalization
+
+        if self.kind != "pointcloud":
+            raise ValueError(f"{self.source}: this model takes images (use reconstruct_image), not point clouds")
+        if normalize not in ("bbox", "spacing"):
+            raise ValueError(f"normalize: expected 'bbox' or 'spacing', got {normalize!r}")
+        with timer.stage("clean"):
+            cleaned = clean_points(points, normals, seed=seed, max_points=max_points)
+        with timer.stage("normalize"):
+            norm = unit_box_normalization(cleaned.points)
+            box = 1.1
+            if normalize == "spacing":
+                norm = Normalization(norm.loc, spacing_scale(cleaned.points, seed))
+            unit = norm.apply(cleaned.points)
+            box = max(box, 1.1 * float(np.abs(unit).max()) * 2)
+        return cleaned, norm, unit, box
+
+    def _encode(self, unit: np.ndarray, seed: int) -> torch.Tensor:
+        """theta = Phi(T, c) (P,) from normalised points (N, 3); the encoder sees n_input_points of them."""
+        n_in = self.config.data.n_input_points
+        if len(unit) > n_in:
+            unit = unit[np.random.default_rng(seed).choice(len(unit), n_in, replace=False)]
+        x = torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32)).to(self.device)[None]
+        return self.model.predict_theta(x)[0]
+
+    def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
+                lr: float = REFINE_LR):
+        from .normals import estimate_normals, orient_normals
+        from .refine import pseudo_labels, refine_theta
+
+        rng = np.random.default_rng(seed + 1)
+        pick = np.arange(len(unit)) if len(unit) <= REFINE_POINTS else rng.choice(len(unit), REFINE_POINTS,
+                                                                                    replace=False)
+        p = unit[pick].astype(np.float32)
+        with timer.stage("normals"):
+            if unit_normals is None:
+                n = estimate_normals(p, k=NORMAL_K)
+                n = orient_normals(p, n)
+            else:
+                n = unit_normals[pick].astype(np.float32)
+        with timer.stage("pseudo_labels"):
+            data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed)
+        with timer.stage("refine"):
+            theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr)
+        return theta, losses
+
+    def _theta_for_points(self, points, normals, *, refine_steps, seed, normalize, timer, max_points,
+                          refine_lr=REFINE_LR):
+        cleaned, norm, unit, box = self._prepare(points, normals, seed=seed, normalize=normalize, timer=timer,
+                                                 max_points=max_points)
+        with timer.stage("encode"):
+            theta = self._encode(unit, seed)
+        losses = []
+        if refine_steps:
+            theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
+                                         timer=timer, lr=refine_lr)
+        return theta, cleaned, norm, box, losses
+
+    def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,
+                    threshold: Optional[float] = None, seed: int = 0, normalize: str = "bbox",
+                    max_points: int = MAX_POINTS, refine_lr: float = REFINE_LR):
+        """Watertight mesh (trimesh.Trimesh) of the shape sampled by `points` (N, 3), in their frame and units.
+
+        normals: optional (N, 3) outward normals (used by refinement instead of estimated ones).
+        resolution: cells per side of the final extraction grid, 32 * 2^k. refine_steps: test-time refinement
+        steps (0: the field's prediction as is), Adam with learning rate refine_lr. threshold: occupancy
+        probability of the surface; default: the
+        model's eval threshold, or 0.5 after refinement (the pseudo-labels' decision boundary). normalize:
+        'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
+        scenes and partial scans much larger than one object). `mesh.metadata["hnf3d"]` holds the timings,
+        the cleaning messages and the normalisation."""
+        timer = _Timer()
+        res0, steps = _resolution_steps(resolution)
+        if isinstance(refine_steps, bool) or not isinstance(refine_steps, (int, np.integer)) or refine_steps < 0:
+            raise ValueError(f"refine_steps: expected an integer >= 0, got {refine_steps!r}")
+        theta, cleaned, norm, box, losses = self._theta_for_points(
+            points, normals, refine_steps=int(refine_steps), seed=seed, normalize=normalize, timer=timer,
+            max_points=max_points, refine_lr=refine_lr)
+        thr = self._threshold(threshold, refined=refine_steps > 0)
+        mesh = self._extract(theta, res0, steps, thr, box, timer)
+        with timer.stage("denormalize"):
+            mesh.vertices = norm.invert(mesh.vertices)
+        mesh.metadata["hnf3d"] = {"timings": timer.timings, "messages": cleaned.messages, "threshold": thr,
+                                  "loc": norm.loc.tolist(), "scale": float(norm.scale), "box": box,
+                                  "refine_losses": losses, "n_points": len(cleaned.points)}
+        return mesh
+
+    def predict_weights(self, points=None, normals=None, *, image=None, refine_steps: int = 0, seed: int = 0,
+                        normalize: str = "bbox", threshold: Optional[float] = None):
+        """The per-shape occupancy network (hnf3d.export.OccupancyNetwork: flat weights, layout, normalisation),
+        evaluable in the input's world units with numpy alone. Give `points` (N, 3) or, for an image model,
+        `image` (the network then lives in the unit box)."""
+        from .export import OccupancyNetwork
+
+        timer = _Timer()
+        if image is not None:
+            if points is not None:
+                raise ValueError("predict_weights: give points or image, not both")
+            theta = self._theta_for_image(image, timer)
+            loc, scale = np.zeros(3), 1.0
+        else:
+            if points is None:
+                raise ValueError("predict_weights: give points (N, 3) or image")
+            theta, _, norm, _, _ = self._theta_for_points(points, normals, refine_steps=int(refine_steps),
+                                                          seed=seed, normalize=normalize, timer=timer,
+                                                          max_points=MAX_POINTS)
+            loc, scale = norm.loc, norm.scale
+        return OccupancyNetwork(weights=theta.detach().float().cpu().numpy(),
+                                layout=self.task_net.param_layout().to_dict(),
+                                activation=self.task_net.activation, loc=np.asarray(loc, dtype=np.float64),
+                                scale=float(scale), threshold=self._threshold(threshold, refine_steps > 0))
+
+    # ------------------------------------------------------------------ images
+    def _image_tensor(self, image) -> torch.Tensor:
+        """(3, S, S) float32 in [0, 1] from a path, a PIL image, an (H, W, 3|4) or (H, W) array (uint8 or float in
+        [0, 1]) or a (3, H, W) tensor; resized to the model's img_size. Transparent pixels become white, as in
+        the training renders."""
+        from PIL import Image
+
+        size = self.config.data.img_size
+        if isinstance(image, (str, os.PathLike)):
+            from .data.transforms import load_image
+
+            return load_image(image, size)
+        if isinstance(image, torch.Tensor):
+            t = image.detach().float().cpu()
+            if t.ndim != 3 or t.shape[0] != 3:
+                raise ValueError(f"image: expected a (3, H, W) tensor, got {tuple(t.shape)}")
+            return torch.nn.functional.interpolate(t[None], size=(size, size), mode="bilinear",
+                                                   align_corners=False)[0].clamp(0, 1)
+        if isinstance(image, Image.Image):
+            pil = image
+        else:
+            arr = np.asarray(image)
+            if arr.dtype != np.uint8:
+                if not np.issubdtype(arr.dtype, np.floating):
+                    raise ValueError(f"image: expected uint8 or float pixels, got {arr.dtype}")
+                arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+            if arr.ndim == 2:
+                arr = np.repeat(arr[..., None], 3, -1)
+            if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+                raise ValueError(f"image: expected an (H, W, 3) or (H, W, 4) array, got {arr.shape}")
+            pil = Image.fromarray(arr)
+        if pil.mode in ("RGBA", "LA", "P"):
+            pil = pil.convert("RGBA")
+            white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
+            pil = Image.alpha_composite(white, pil)
+        pil = pil.convert("RGB").resize((size, size), Image.BILINEAR)
+        return torch.from_numpy(np.asarray(pil, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+
+    def _theta_for_image(self, image, timer: _Timer) -> torch.Tensor:
+        if self.kind != "image":
+            raise ValueError(f"{self.source}: this model takes point clouds, not images; "
+                             f"load 'default-image' for single-image reconstruction")
+        with timer.stage("load_image"):
+            x = self._image_tensor(image)
+        with timer.stage("encode"):
+            return self.model.predict_theta(x.to(self.device)[None])[0]
+
+    def reconstruct_image(self, image, *, resolution: int = 128, threshold: Optional[float] = None):
+        """Watertight mesh of the object in a single image, in the model's canonical unit box (ONet convention:
+        the object's bounding box centred at the origin, largest side 1). image: see `_image_tensor`."""
+        timer = _Timer()
+        res0, steps = _resolution_steps(resolution)
+        theta = self._theta_for_image(image, timer)
+        thr = self._threshold(threshold, refined=False)
+        mesh = self._extract(theta, res0, steps, thr, 1.1, timer)
+        mesh.metadata["hnf3d"] = {"timings": timer.timings, "threshold": thr}
+        return mesh
+
+    # ------------------------------------------------------------------ shared
+    def _threshold(self, threshold: Optional[float], refined: bool) -> float:
+        if threshold is None:
+            return 0.5 if refined else float(self.config.eval.threshold)
+        t = float(threshold)
+        if not 0.0 < t < 1.0:
+            raise ValueError(f"threshold: expected an occupancy probability in (0, 1), got {threshold!r}")
+        return t
+
+    @torch.no_grad()
+    def _extract(self, theta: torch.Tensor, res0: int, steps: int, threshold: float, box: float, timer: _Timer):
+        from .extraction import extract_mesh
+
+        theta = theta.detach().float()
+
+        def logits(p: np.ndarray) -> torch.Tensor:
+            return self.task_net(torch.from_numpy(p).to(self.device)[None], theta)[0]
+
+        with timer.stage("extract"):
+            mesh = extract_mesh(logits, resolution_0=res0, upsampling_steps=steps, threshold=threshold, box=box)
+        return mesh
+
+
+def _device(name) -> torch.device:
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device: {name!r} is not a torch device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {name!r} requested but CUDA is not available here")
+    return dev

@@ -1,0 +1,55 @@
+"""hnf3d.normals: PCA normals and their consistent orientation (minimum spanning tree propagation)."""
+import numpy as np
+import pytest
+import trimesh
+
+from hnf3d.normals import estimate_normals, orient_normals
+
+
+def _surface(mesh, n, noise=0.0, seed=0):
+    pts, faces = trimesh.sample.sample_surface(mesh, n, seed=seed)
+    rng = np.random.default_rng(seed)
+    return pts + noise * rng.standard_normal(pts.shape), mesh.face_normals[faces]
+
+
+def test_plane_normals_are_the_plane_normal():
+    rng = np.random.default_rng(0)
+    p = np.c_[rng.uniform(-1, 1, (500, 2)), 0.001 * rng.standard_normal(500)]
+    n = estimate_normals(p, k=12)
+    assert n.shape == (500, 3) and n.dtype == np.float32
+    assert np.abs(n[:, 2]).min() > 0.95
+
+
+@pytest.mark.parametrize("shape", ["sphere", "torus", "box"])
+def test_orientation_is_outward_on_closed_shapes(shape):
+    mesh = {"sphere": trimesh.creation.icosphere(4, 0.4),
+            "torus": trimesh.creation.torus(0.3, 0.1),
+            "box": trimesh.creation.box((0.8, 0.3, 0.5))}[shape]
+    p, true_n = _surface(mesh, 3000, noise=0.002)
+    n = orient_normals(p, estimate_normals(p))
+    agree = (n * true_n).sum(1)
+    assert np.mean(agree > 0) > 0.99, np.mean(agree > 0)
+
+
+def test_outward_reference_chooses_the_sign_of_each_part():
+    a = trimesh.creation.icosphere(3, 0.2)
+    b = a.copy()
+    b.apply_translation([1.0, 0, 0])
+    pa, na = _surface(a, 800)
+    pb, nb = _surface(b, 800, seed=1)
+    p, true_n = np.r_[pa, pb], np.r_[na, nb]
+    centres = np.where(p[:, :1] < 0.5, 0.0, 1.0) * np.array([1.0, 0, 0])
+    inward = lambda q: (np.where(q[:, :1] < 0.5, 0.0, 1.0) * np.array([1.0, 0, 0])) - q  # noqa: E731
+    n_in = orient_normals(p, estimate_normals(p), outward=inward)
+    assert np.mean((n_in * true_n).sum(1) < 0) > 0.99  # the reference wins, part by part
+    n_out = orient_normals(p, estimate_normals(p))
+    assert np.mean((n_out * (p - centres)).sum(1) > 0) > 0.99
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="points: expected shape"):
+        estimate_normals(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="at least 3"):
+        estimate_normals(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="normals: expected shape"):
+        orient_normals(np.random.rand(10, 3), np.ones((9, 3)))

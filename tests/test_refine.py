@@ -1,0 +1,53 @@
+"""hnf3d.refine: winding-number pseudo-labels and test-time optimisation of the task network."""
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from hnf3d.models import TaskNetwork
+from hnf3d.refine import outward_from_field, pseudo_labels, refine_theta
+
+
+@pytest.fixture(scope="module")
+def sphere_cloud():
+    mesh = trimesh.creation.icosphere(4, 0.35)
+    pts, faces = trimesh.sample.sample_surface(mesh, 2000, seed=0)
+    return torch.tensor(pts, dtype=torch.float32), torch.tensor(mesh.face_normals[faces], dtype=torch.float32)
+
+
+def test_pseudo_labels_match_the_inside_and_are_seeded(sphere_cloud):
+    p, n = sphere_cloud
+    data = pseudo_labels(p, n, n_uniform=4000, n_near=4000, seed=3)
+    assert data.queries.shape == (8000, 3) and data.labels.shape == (8000,)
+    truth = (data.queries.norm(dim=1) < 0.35).float()
+    far = (data.queries.norm(dim=1) - 0.35).abs() > 0.01  # within 1% of the surface the point density decides
+    assert (data.labels[far] == truth[far]).float().mean() > 0.99
+    again = pseudo_labels(p, n, n_uniform=4000, n_near=4000, seed=3)
+    assert torch.equal(again.queries, data.queries) and torch.equal(again.labels, data.labels)
+    other = pseudo_labels(p, n, n_uniform=4000, n_near=4000, seed=4)
+    assert not torch.equal(other.queries, data.queries)
+
+
+def test_refinement_fits_the_shape_and_is_deterministic(sphere_cloud):
+    torch.manual_seed(0)
+    p, n = sphere_cloud
+    data = pseudo_labels(p, n, n_uniform=8000, n_near=8000, seed=0)
+    net = TaskNetwork(n_frequencies=4, hidden=[64, 64, 64])
+    theta0 = net.theta_0(0)
+    theta, losses = refine_theta(net, theta0, data, steps=150, batch=4096, seed=1)
+    assert len(losses) == 150 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    x = (torch.rand(20000, 3, generator=torch.Generator().manual_seed(5)) - 0.5) * 1.1
+    with torch.no_grad():
+        pred = net(x[None], theta)[0] > 0
+    truth = x.norm(dim=1) < 0.35
+    iou = (pred & truth).sum() / (pred | truth).sum()
+    assert iou > 0.9, float(iou)
+    theta_again, _ = refine_theta(net, theta0, data, steps=150, batch=4096, seed=1)
+    assert torch.equal(theta, theta_again)
+    unchanged, none = refine_theta(net, theta0, data, steps=0)
+    assert torch.equal(unchanged, theta0) and none == []
+    # the fitted field's negative gradient points out of the sphere
+    out = outward_from_field(net, theta)(p.numpy())
+    assert np.mean((out * p.numpy()).sum(1) > 0) > 0.95
+    with pytest.raises(ValueError, match="steps"):
+        refine_theta(net, theta0, data, steps=-1)
