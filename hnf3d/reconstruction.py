@@ -35,6 +35,7 @@ MIN_POINTS = 16
 MAX_POINTS = 1_000_000
 REFINE_POINTS = 5000  # points of the scan used for pseudo-labels (the winding number costs O(points x queries))
 REFINE_LR = 1e-2  # Adam learning rate of the refinement
+BOUNDS_MARGIN = 0.02  # refinement labels: outside beyond the points' bounding box plus this (unit-box units)
 NORMAL_K = 30  # neighbours of the PCA normals of a scan without normals (as the Poisson baseline uses)
 # Median nearest-neighbour distance of 3000 points on a unit-box shape: the scale 'spacing' normalisation aims at.
 # A test (tests/test_reconstruction.py) checks it against the procedural training shapes.
@@ -241,7 +242,9 @@ class Reconstructor:
             else:
                 n = unit_normals[pick].astype(np.float32)
         with timer.stage("pseudo_labels"):
-            data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed)
+            # the object lies within its points' bounding box (plus the noise): a margin of 2% of the unit box
+            lo, hi = unit.min(0) - BOUNDS_MARGIN, unit.max(0) + BOUNDS_MARGIN
+            data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed, bounds=(lo, hi))
         with timer.stage("refine"):
             theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr)
         return theta, losses

@@ -33,10 +33,14 @@ class PseudoLabels:
 
 
 def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1.1, n_uniform: int = 20_000,
-                  n_near: int = 40_000, sigmas: tuple[float, float] = (0.02, 0.005), seed: int = 0) -> PseudoLabels:
+                  n_near: int = 40_000, sigmas: tuple[float, float] = (0.02, 0.005), seed: int = 0,
+                  bounds: tuple | None = None) -> PseudoLabels:
     """Inside/outside labels from the winding number of the oriented point cloud (points, normals), both (N, 3)
     in the normalised frame. Queries: n_uniform uniform in [-box/2, box/2]^3, and n_near points displaced from
-    random input points by Gaussian noise, half with each sigma of `sigmas` (fractions of the unit box)."""
+    random input points by Gaussian noise, half with each sigma of `sigmas` (fractions of the unit box).
+    bounds: optional (lo (3,), hi (3,)): queries outside this box are labelled outside whatever the winding
+    number says (an object lies within the bounding box of points sampled all over it; where a scan is open or
+    inconsistently oriented, its winding number is not reliable far from the points)."""
     from .ops import estimate_point_areas, point_cloud_winding_number
 
     points = points.float()
@@ -51,7 +55,11 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
     queries = torch.cat([uniform, *near]).contiguous()
     areas = estimate_point_areas(points)
     wn = point_cloud_winding_number(points, normals, queries, areas)
-    return PseudoLabels(queries, (wn.cpu() > 0.5).float())
+    inside = wn.cpu() > 0.5
+    if bounds is not None:
+        lo, hi = (torch.as_tensor(np.asarray(b), dtype=queries.dtype) for b in bounds)
+        inside &= ((queries >= lo) & (queries <= hi)).all(1)
+    return PseudoLabels(queries, inside.float())
 
 
 def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: int, lr: float = 1e-3,

@@ -1,0 +1,171 @@
+"""tools/reconstruct.py: the main job on the shipped example, every real input format, and bad inputs."""
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hnf3d.io import load_mesh, load_point_cloud, save_point_cloud
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "chair_scan.ply"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("reconstruct_tool", ROOT / "tools" / "reconstruct.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+reconstruct = _tool()
+
+
+def run(args, capsys):
+    code = reconstruct.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.err
+
+
+# Units and frame: a wrong unit or a lost offset would put the mesh orders of magnitude away. The tolerance
+# leaves room for the shape itself (the unrefined field completes and smooths; benchmarks/reconstruct.py
+# measures fidelity), while tests/test_reconstruction.py checks exact equivariance to a change of units.
+BBOX_TOL = 0.35
+
+
+def bbox_close(mesh, points, tol=BBOX_TOL):
+    lo, hi = points.min(0), points.max(0)
+    size = (hi - lo).max()
+    return np.abs(mesh.bounds - np.stack([lo, hi])).max() < tol * size
+
+
+def test_main_job_on_the_shipped_example(tmp_path, capsys):
+    scan = tmp_path / "chair_scan.ply"
+    shutil.copy(EXAMPLE, scan)
+    code, err = run(["--pc", scan], capsys)  # no flags beyond the input
+    assert code == 0, err
+    out = tmp_path / "chair_scan_hnf3d.ply"  # default name, next to the input
+    mesh = load_mesh(out)
+    assert mesh.is_watertight and len(mesh.faces) > 1000
+    points = load_point_cloud(scan).points
+    assert bbox_close(mesh, points, 0.15)  # millimetres in, millimetres out
+    for stage in ("read", "encode", "extract", "write", "total"):
+        assert f"{stage} " in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chair_scan.ply", "chair_scan_hnf3d.ply"]
+
+
+def test_refine_preview_and_output_formats(tmp_path, capsys):
+    code, err = run(["--pc", EXAMPLE, "--out", tmp_path / "m.obj", "--refine", "10", "--resolution", "64",
+                     "--preview", tmp_path / "m.png", "--threshold", "0.4", "--seed", "3"], capsys)
+    assert code == 0, err
+    assert "refine " in err and "pseudo_labels " in err
+    from PIL import Image
+
+    with Image.open(tmp_path / "m.png") as img:
+        assert img.size == (512, 512)
+    assert load_mesh(tmp_path / "m.obj").is_watertight
+
+
+def _real_inputs(real):
+    """(name, file, points for the bbox check) of every real point-cloud input."""
+    scans = real / "scans"
+    yield "ply_rangescan", scans / "stanford_bunny_rangescan_bun000.ply"
+    yield "pcd_ascii_normals", scans / "pcl_bun0.pcd"
+    yield "pcd_binary_compressed", scans / "pcl_milk.pcd"
+    yield "abc_npy", next((real / "abc" / "04_pts").glob("*.npy"))
+
+
+def test_every_real_scan_format(real_data, tmp_path, capsys):
+    for name, path in _real_inputs(real_data):
+        src = path
+        if path.name.endswith(".xyz.npy"):  # the ABC scan: a plain (N, 3) float32 .npy
+            src = tmp_path / "abc.npy"
+            shutil.copy(path, src)
+        out = tmp_path / f"{name}.ply"
+        code, err = run(["--pc", src, "--out", out, "--resolution", "64"], capsys)
+        assert code == 0, f"{name}: {err}"
+        mesh = load_mesh(out)
+        pts = load_point_cloud(src).points
+        assert mesh.is_watertight, name
+        assert bbox_close(mesh, pts), name
+
+
+def test_every_real_mesh_sampled_with_noise(real_data, tmp_path, capsys):
+    from hnf3d.ops import sample_surface
+
+    for path in sorted((real_data / "meshes").glob("*")):
+        mesh = load_mesh(path)
+        s = sample_surface(mesh.vertices, mesh.faces, 3000, seed=0).points.numpy().astype(np.float64)
+        size = (s.max(0) - s.min(0)).max()
+        pts = s + np.random.default_rng(0).normal(0, 0.005 * size, s.shape)
+        src = tmp_path / f"{path.stem}.xyz"
+        save_point_cloud(pts, src)
+        code, err = run(["--pc", src, "--out", tmp_path / f"{path.stem}_out.ply", "--resolution", "64"], capsys)
+        assert code == 0, f"{path.name}: {err}"
+        out = load_mesh(tmp_path / f"{path.stem}_out.ply")
+        assert out.is_watertight and bbox_close(out, pts), path.name
+    # a mesh file given directly is sampled
+    code, err = run(["--pc", real_data / "meshes" / "decimated-knight_libigl.off", "--out", tmp_path / "k.ply",
+                     "--resolution", "32"], capsys)
+    assert code == 0 and "sampled 100000 points" in err
+
+
+def test_real_images(real_data, tmp_path, capsys):
+    images = sorted((real_data / "shapenet_onet").glob("*/*/img_choy2016/000.jpg"))
+    images += sorted((real_data / "images" / "onet_demo").glob("*"))[:3]
+    assert images
+    for i, img in enumerate(images):
+        out = tmp_path / f"img{i}.ply"
+        code, err = run(["--image", img, "--out", out, "--resolution", "64"], capsys)
+        assert code == 0, f"{img}: {err}"
+        mesh = load_mesh(out)
+        assert mesh.is_watertight and np.abs(mesh.vertices).max() <= 0.551
+
+
+def _bad(tmp_path, capsys, args, message):
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = run(args, capsys)
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("reconstruct: error:") and message in lines[0], err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temp file
+
+
+def test_bad_inputs(tmp_path, capsys):
+    few = tmp_path / "few.xyz"
+    save_point_cloud(np.random.default_rng(0).random((15, 3)), few)
+    _bad(tmp_path, capsys, ["--pc", few], "15 usable points")
+    dup = tmp_path / "dup.xyz"
+    save_point_cloud(np.repeat(np.random.default_rng(0).random((10, 3)), 5, axis=0), dup)
+    _bad(tmp_path, capsys, ["--pc", dup], "10 usable points")
+    garbage = tmp_path / "garbage.ply"
+    garbage.write_bytes(b"not a ply file at all\n")
+    _bad(tmp_path, capsys, ["--pc", garbage], "garbage.ply")
+    fake = tmp_path / "fake.png"
+    fake.write_text("this is text, not an image")
+    _bad(tmp_path, capsys, ["--image", fake], "fake.png: not a readable image")
+    _bad(tmp_path, capsys, ["--pc", tmp_path / "missing.ply"], "missing.ply: file not found")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.ply", "--resolution", "100"], "resolution")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.ply", "--threshold", "1.5"], "--threshold")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "nowhere" / "x.ply"], "does not exist")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.doc"], "--out")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.ply", "--preview", tmp_path / "p.jpg"],
+         "--preview")
+    _bad(tmp_path, capsys, ["--image", fake, "--refine", "5"], "--refine")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--image", fake], "not allowed with")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.ply", "--checkpoint", garbage], "garbage.ply")
+    unknown = tmp_path / "scan.abc"
+    unknown.write_text("1 2 3\n")
+    _bad(tmp_path, capsys, ["--pc", unknown, "--out", tmp_path / "x.ply"], "unknown file type")
+
+
+def test_nan_points_are_reported(tmp_path, capsys):
+    pts = load_point_cloud(EXAMPLE).points.astype(np.float64)
+    pts[::100] = np.nan
+    src = tmp_path / "nan.npy"
+    np.save(src, pts)
+    code, err = run(["--pc", src, "--out", tmp_path / "o.ply", "--resolution", "32"], capsys)
+    assert code == 0, err
+    assert f"{len(pts[::100])}" in err and "NaN" in err

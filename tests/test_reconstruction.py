@@ -1,0 +1,143 @@
+"""hnf3d.Reconstructor with the shipped default models: units, determinism, cleaning, refinement, exported weights."""
+import numpy as np
+import pytest
+import trimesh
+
+import hnf3d
+from hnf3d.data.procedural import make_shape
+from hnf3d.geometry import unit_box_normalization
+from hnf3d.ops import sample_surface
+from hnf3d.reconstruction import TARGET_SPACING, Reconstructor, clean_points, spacing_scale
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Reconstructor.load("default", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def chair_points():
+    mesh = make_shape("chair", 3)
+    v = unit_box_normalization(np.asarray(mesh.vertices)).apply(np.asarray(mesh.vertices))
+    s = sample_surface(v, np.asarray(mesh.faces), 3000, seed=0).points.numpy().astype(np.float64)
+    return s + np.random.default_rng(0).normal(0, 0.005, s.shape)
+
+
+def test_loads_the_shipped_models(rec):
+    assert rec.kind == "pointcloud" and rec.info["step"] > 0
+    img = Reconstructor.load("default-image", device="cpu")
+    assert img.kind == "image"
+    with pytest.raises(FileNotFoundError, match="nope: checkpoint not found"):
+        Reconstructor.load("nope")
+
+
+def test_mesh_is_in_the_input_units(rec, chair_points):
+    unit = rec.reconstruct(chair_points, resolution=64)
+    offset, scale = np.array([1200.0, -300.0, 2500.0]), 800.0
+    world = rec.reconstruct(chair_points * scale + offset, resolution=64)
+    assert unit.is_watertight and world.is_watertight and len(world.faces) > 100
+    # normalisation makes the pipeline exactly equivariant to a change of units
+    np.testing.assert_array_equal(world.faces, unit.faces)
+    np.testing.assert_allclose(world.vertices, unit.vertices * scale + offset, rtol=0, atol=1e-3 * scale)
+    lo, hi = chair_points.min(0) * scale + offset, chair_points.max(0) * scale + offset
+    assert np.abs(world.bounds - np.stack([lo, hi])).max() < 0.15 * scale
+
+
+def test_same_seed_same_mesh(rec, chair_points):
+    a = rec.reconstruct(chair_points, resolution=64, refine_steps=5, seed=1)
+    b = rec.reconstruct(chair_points, resolution=64, refine_steps=5, seed=1)
+    np.testing.assert_array_equal(a.vertices, b.vertices)
+    np.testing.assert_array_equal(a.faces, b.faces)
+
+
+def test_cleaning_reports_what_it_drops(rec, chair_points):
+    dirty = np.r_[chair_points, chair_points[:100], np.full((7, 3), np.nan), [[np.inf, 0, 0]]]
+    mesh = rec.reconstruct(dirty, resolution=32)
+    msgs = " | ".join(mesh.metadata["hnf3d"]["messages"])
+    assert "dropped 8 of 3108 points with NaN/Inf" in msgs and "removed 100 duplicate points" in msgs
+    c = clean_points(np.random.default_rng(0).random((5000, 3)), max_points=1000, seed=2)
+    assert len(c.points) == 1000 and "subsampled 5000 points to 1000" in c.messages[0]
+    with pytest.raises(ValueError, match="points: 15 usable points .* at least 16"):
+        rec.reconstruct(np.r_[np.random.default_rng(0).random((15, 3)), [[np.nan, 0, 0]]])
+    with pytest.raises(ValueError, match=r"expected an array of shape \(N, 3\)"):
+        rec.reconstruct(np.zeros((100, 2)))
+
+
+def test_refinement_follows_a_shape_unlike_the_training_data(rec):
+    torus = trimesh.creation.torus(0.35, 0.08)
+    s = sample_surface(torus.vertices, torus.faces, 3000, seed=0).points.numpy().astype(np.float64)
+    plain = rec.reconstruct(s, resolution=64)
+    refined = rec.reconstruct(s, resolution=64, refine_steps=150)
+    assert refined.metadata["hnf3d"]["threshold"] == 0.5
+    losses = refined.metadata["hnf3d"]["refine_losses"]
+    assert len(losses) == 150 and np.mean(losses[-10:]) < np.mean(losses[:10])
+
+    def distance(mesh):  # mean distance from the input points to the mesh
+        return trimesh.proximity.closest_point(mesh, s[:1000])[1].mean()
+
+    assert distance(refined) < 0.5 * distance(plain)
+    assert distance(refined) < 0.01
+    assert refined.is_watertight and refined.euler_number == 0  # the hole of the torus is kept
+
+
+def test_predict_weights_is_the_field_of_the_mesh(rec, chair_points):
+    offset, scale = np.array([10.0, 20.0, -5.0]), 3.0
+    pts = chair_points * scale + offset
+    net = rec.predict_weights(pts)
+    mesh = rec.reconstruct(pts, resolution=128)
+    assert net.threshold == pytest.approx(mesh.metadata["hnf3d"]["threshold"])
+    # the mesh's vertices lie on the net's threshold level set (up to marching cubes' linear interpolation)
+    level = np.log(net.threshold / (1 - net.threshold))
+    err = np.abs(net.logits(mesh.vertices) - level)
+    assert np.median(err) < 0.25
+    inside = trimesh.sample.volume_mesh(mesh, 2000)
+    assert np.mean(net.occupancy(inside) > net.threshold) > 0.95
+
+
+def test_spacing_normalisation(rec):
+    spacings = []
+    for cat in ("chair", "table", "car", "lamp"):
+        m = make_shape(cat, 0)
+        v = unit_box_normalization(np.asarray(m.vertices)).apply(np.asarray(m.vertices))
+        s = sample_surface(v, np.asarray(m.faces), 3000, seed=0).points.numpy().astype(np.float64)
+        spacings.append(spacing_scale(s))  # ~1 when TARGET_SPACING is right for training-like shapes
+    assert 0.7 < np.median(spacings) < 1.4, (spacings, TARGET_SPACING)
+    m = make_shape("sofa", 1)
+    s = sample_surface(m.vertices, m.faces, 3000, seed=0).points.numpy().astype(np.float64) * 50
+    mesh = rec.reconstruct(s, resolution=64, normalize="spacing")
+    assert mesh.is_watertight and np.abs(mesh.bounds - np.stack([s.min(0), s.max(0)])).max() < 0.35 * 50
+    with pytest.raises(ValueError, match="normalize"):
+        rec.reconstruct(s, normalize="unit")
+
+
+def test_argument_errors(rec, chair_points):
+    with pytest.raises(ValueError, match="resolution: expected 32 x 2"):
+        rec.reconstruct(chair_points, resolution=100)
+    with pytest.raises(ValueError, match="refine_steps"):
+        rec.reconstruct(chair_points, refine_steps=-1)
+    with pytest.raises(ValueError, match="threshold"):
+        rec.reconstruct(chair_points, threshold=1.5)
+    with pytest.raises(ValueError, match="takes point clouds, not images"):
+        rec.reconstruct_image(np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="takes images"):
+        Reconstructor.load("default-image").reconstruct(chair_points)
+
+
+def test_image_model_on_rendered_and_array_inputs():
+    rec = Reconstructor.load("default-image", device="cpu")
+    from hnf3d.render import onet_cameras, render_views
+
+    m = make_shape("table", 2)
+    v = unit_box_normalization(np.asarray(m.vertices)).apply(np.asarray(m.vertices))
+    cams, worlds = onet_cameras(1, seed=0)
+    image = render_views(v, np.asarray(m.faces), cams, worlds)[0]
+    mesh = rec.reconstruct_image(image, resolution=64)
+    assert mesh.is_watertight and np.abs(mesh.vertices).max() <= 0.55 + 1e-6
+    rgba = np.dstack([np.asarray(image), np.full(np.asarray(image).shape[:2], 255, np.uint8)])
+    mesh2 = rec.reconstruct_image(rgba, resolution=64)
+    np.testing.assert_array_equal(mesh2.faces, mesh.faces)  # opaque alpha: the same image
+
+
+def test_top_level_function(chair_points):
+    mesh = hnf3d.reconstruct(chair_points * 10, resolution=32)
+    assert isinstance(mesh, trimesh.Trimesh) and mesh.is_watertight
