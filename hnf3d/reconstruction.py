@@ -164,9 +164,7 @@ class Reconstructor:
 
         device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ... Raises FileNotFoundError for a missing
         file and hnf3d.training.CheckpointError (a ValueError) naming the file when it is not a usable model."""
-        from .config import ConfigError, config_from_dict
-        from .training.checkpoint import CheckpointError, load_checkpoint
-        from .training.trainer import build_model
+        from .training.trainer import load_trained_model
 
         name = os.fspath(path)
         file = pretrained_path(name) if name in PRETRAINED else Path(name)
@@ -174,20 +172,8 @@ class Reconstructor:
             file = file / "best.safetensors"
         if not file.is_file():
             raise FileNotFoundError(f"{file}: checkpoint not found")
-        tensors, meta = load_checkpoint(file)
-        extra = meta.get("extra") if isinstance(meta, dict) else None
-        if not isinstance(extra, dict) or "config" not in extra:
-            raise CheckpointError(file, "no model config in the header: not a checkpoint of tools/train.py")
-        try:
-            cfg = config_from_dict(extra["config"], source=str(file))
-        except ConfigError as exc:
-            raise CheckpointError(file, f"its config does not load: {exc}") from None
-        model = build_model(cfg)
-        state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(file, f"weights do not fit the model of its config: {exc}") from None
+        cfg, model, meta = load_trained_model(file)
+        extra = meta["extra"]
         info = {"step": meta.get("step"), "val_iou": extra.get("val_iou"), "name": cfg.name}
         return cls(model, cfg, device=_device(device), source=str(file), info=info)
 

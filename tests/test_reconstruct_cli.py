@@ -1,5 +1,4 @@
 """tools/reconstruct.py: the main job on the shipped example, every real input format, and bad inputs."""
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -12,14 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "chair_scan.ply"
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("reconstruct_tool", ROOT / "tools" / "reconstruct.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from _tools import load_script  # noqa: E402
 
-
-reconstruct = _tool()
+reconstruct = load_script("tools/reconstruct.py")
 
 
 def run(args, capsys):

@@ -1,7 +1,6 @@
 """tools/simulate_scan.py and hnf3d.data.scan: a deterministic simulated depth scan, and the shipped example."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 from pathlib import Path
@@ -14,19 +13,14 @@ from hnf3d.data.scan import simulate_scan
 from hnf3d.io import load_point_cloud
 from hnf3d.ops import closest_point
 
+from _tools import load_script
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chair_scan.ply"
 EXAMPLE_README = REPO / "examples" / "README.md"
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("simulate_scan_tool", REPO / "tools" / "simulate_scan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _tool()
+tool = load_script("tools/simulate_scan.py")
 
 
 @pytest.fixture(scope="module")

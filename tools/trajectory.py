@@ -46,24 +46,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(path: str, device):
     """(cfg, model) from a trainer checkpoint; raises CheckpointError / ValueError on a bad one."""
-    from hnf3d.config import config_from_dict
-    from hnf3d.training.checkpoint import CheckpointError, load_checkpoint
-    from hnf3d.training.trainer import build_model
+    from hnf3d.training.checkpoint import CheckpointError
+    from hnf3d.training.trainer import load_trained_model
 
     if not os.path.isfile(path):
         raise CheckpointError(path, "file not found")
-    tensors, metadata = load_checkpoint(path)
-    extra = metadata.get("extra") if isinstance(metadata, dict) else None
-    if not isinstance(extra, dict) or not isinstance(extra.get("config"), dict):
-        raise CheckpointError(path, "metadata has no extra.config: not a trainer checkpoint")
-    cfg = config_from_dict(extra["config"], source=f"{path}:extra.config")
-    model = build_model(cfg)
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(path, f"model state does not fit the model: {exc}") from None
-    return cfg, model.to(device).eval()
+    cfg, model, _ = load_trained_model(path)
+    return cfg, model.to(device)
 
 
 def _ious(logits, occ):

@@ -49,7 +49,7 @@ from .checkpoint import CheckpointError, load_checkpoint, pack_training_state, s
     unpack_training_state
 from .objectives import objective_loss, sample_t
 
-__all__ = ["Model", "Trainer", "build_datasets", "build_model", "resolve_device", "LOG_COLUMNS"]
+__all__ = ["Model", "Trainer", "build_datasets", "build_model", "load_trained_model", "resolve_device", "LOG_COLUMNS"]
 
 LOG_COLUMNS = ("step", "loss", "task_loss", "raw_loss", "step_norm", "t_mean", "val_iou", "seconds")
 KILL_ENV = "HNF3D_TEST_KILL_AT_STEP"
@@ -101,6 +101,29 @@ def build_model(cfg: Config) -> Model:
     field = HyperNetField(layout, theta_0, c_dim=cfg.encoder.c_dim, T=f.T, width=f.width, depth=f.depth,
                           heads=f.heads, max_token_size=f.max_token_size)
     return Model(encoder, field, task_net, cfg.objective)
+
+
+def load_trained_model(path: str | os.PathLike) -> tuple[Config, Model, dict]:
+    """(config, Model on the CPU in eval mode, checkpoint metadata) of a checkpoint written by the Trainer or by
+    tools/export_model.py. Raises CheckpointError naming the file when it has no usable config or its weights do
+    not fit the model its config describes (and FileNotFoundError when it is missing)."""
+    from ..config import ConfigError, config_from_dict
+
+    tensors, metadata = load_checkpoint(path)
+    extra = metadata.get("extra") if isinstance(metadata, dict) else None
+    if not isinstance(extra, dict) or not isinstance(extra.get("config"), dict):
+        raise CheckpointError(path, "metadata has no extra.config: not a checkpoint of tools/train.py")
+    try:
+        cfg = config_from_dict(extra["config"], source=f"{path}:extra.config")
+    except ConfigError as exc:
+        raise CheckpointError(path, f"its config does not load: {exc}") from None
+    model = build_model(cfg)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(path, f"model state does not fit the model: {exc}") from None
+    return cfg, model.eval(), metadata
 
 
 def build_datasets(cfg: Config):
