@@ -19,6 +19,9 @@ Speed: 3k, 100k and 1M points (sampled on the bunny, noise 0.005 of its size, in
 seconds per stage (hnf3d's own timings) and in total, and the peak resident memory over the process's level
 before the case (a thread samples /proc/self/statm every 2 ms: torch's allocations are invisible to tracemalloc).
 Poisson runs on the same inputs in the same process, so each speed figure has its ratio.
+
+Extraction: analytic sphere, torus and box occupancy fields extracted densely and hierarchically at 128^3 and
+256^3: points evaluated (the ratio), seconds, and whether the two meshes are identical.
 JSON: benchmarks/results/real.json (--quick: real-quick.json, git-ignored).
 """
 from __future__ import annotations
@@ -209,6 +212,42 @@ def run_speed(rec, sizes, resolutions) -> list[dict]:
     return rows
 
 
+def run_extraction(resolutions) -> list[dict]:
+    """Hierarchical vs dense extraction of analytic occupancy fields: points evaluated, seconds, same mesh?"""
+    from hnf3d.extraction import extract_mesh
+
+    def sphere(p):
+        return 40.0 * (0.35 - np.linalg.norm(p, axis=1))
+
+    def torus(p):
+        q = np.sqrt(p[:, 0] ** 2 + p[:, 2] ** 2) - 0.3
+        return 40.0 * (0.1 - np.sqrt(q ** 2 + p[:, 1] ** 2))
+
+    def box(p):
+        d = np.abs(p) - np.array([0.3, 0.2, 0.25])
+        return -40.0 * (np.linalg.norm(np.maximum(d, 0), axis=1) + np.minimum(d.max(1), 0))
+
+    rows = []
+    for name, fn in (("sphere", sphere), ("torus", torus), ("box", box)):
+        for res in resolutions:
+            out = {}
+            for mode in ("dense", "hierarchical"):
+                t0 = time.perf_counter()
+                mesh = extract_mesh(fn, resolution_0=32, upsampling_steps=int(np.log2(res // 32)), mode=mode)
+                out[mode] = (mesh, time.perf_counter() - t0)
+            (md, td), (mh, th) = out["dense"], out["hierarchical"]
+            same = bool(np.array_equal(md.faces, mh.faces) and np.array_equal(md.vertices, mh.vertices))
+            rows.append({"field": name, "resolution": res, "dense_points": md.metadata["extraction"]["evaluated_points"],
+                         "hierarchical_points": mh.metadata["extraction"]["evaluated_points"],
+                         "points_ratio": mh.metadata["extraction"]["evaluated_points"]
+                         / md.metadata["extraction"]["evaluated_points"],
+                         "dense_s": td, "hierarchical_s": th, "same_mesh": same,
+                         "watertight": bool(mh.is_watertight)})
+            print(f"  {name} {res}^3: hierarchical evaluates {rows[-1]['points_ratio']:.3f} of the points, "
+                  f"{td:.2f} s dense vs {th:.2f} s, same mesh {same}", flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one mesh, 3k points at 128^3 only")
@@ -228,6 +267,8 @@ def main(argv=None) -> int:
     cases, skipped = quality_cases(args.quick)
     print(f"quality: {len(cases)} cases", flush=True)
     quality = run_quality(rec, cases, args.refine)
+    print("extraction:", flush=True)
+    extraction = run_extraction([128] if args.quick else [128, 256])
     print("speed:", flush=True)
     speed = run_speed(rec, [3000] if args.quick else [3000, 100_000, 1_000_000],
                       [128] if args.quick else [128, 256])
@@ -243,7 +284,8 @@ def main(argv=None) -> int:
     }
     record = {"benchmark": "reconstruct", "quick": args.quick, "checkpoint": rec.source, "model": rec.info,
               "refine_steps": args.refine, "environment": environment(args.device, ("torch", "open3d", "numpy")),
-              "skipped": skipped, "summary": summary, "quality": quality, "speed": speed}
+              "skipped": skipped, "summary": summary, "quality": quality, "speed": speed,
+              "extraction": extraction}
     out = args.out or ROOT / "benchmarks" / "results" / ("real-quick.json" if args.quick else "real.json")
     write_json_atomic(out, record)
     print(format_table([[r["name"], *(f"{r[m]['fscore@0.01']:.3f}" for m in ("hnf3d", refined, "poisson")),
