@@ -68,51 +68,13 @@ def _hull_vote(p: np.ndarray, n: np.ndarray) -> float:
     return float(np.sign(np.einsum("ij,ij->i", n[hull], d)).sum())
 
 
-def _repair_segments(p: np.ndarray, n: np.ndarray, tree, max_flips: int = 64) -> np.ndarray:
-    """Fix whole regions flipped by one bad tree edge (a sharp crease or a thin part crossed the wrong way).
-
-    Cut the tree where neighbouring tangent planes disagree (|cos| < 0.7): the pieces are regions whose relative
-    orientation the tree could not establish reliably. With the normals of the whole cloud, the winding number is
-    ~1 inside and ~0 outside, so at a correctly oriented point w(p - eps n) > w(p + eps n). Flip the piece that
-    violates this the most, recompute, and repeat while some piece is in clear violation."""
-    import torch
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    from .ops import estimate_point_areas, point_cloud_winding_number
-
-    t = tree.tocoo()
-    keep = np.abs(np.einsum("ij,ij->i", n[t.row], n[t.col])) >= 0.7
-    cut = coo_matrix((np.ones(int(keep.sum())), (t.row[keep], t.col[keep])), shape=tree.shape)
-    n_seg, seg = connected_components(cut, directed=False)
-    if n_seg < 2:
-        return n
-    P = torch.from_numpy(p.astype(np.float32))
-    areas = estimate_point_areas(P)
-    eps = 0.5 * float(np.median(np.sqrt(areas.numpy())))  # about half the point spacing
-    sizes = np.bincount(seg, minlength=n_seg)
-    for _ in range(max_flips):
-        N_ = torch.from_numpy(n.astype(np.float32))
-        q = torch.cat([P - eps * N_, P + eps * N_])
-        w = point_cloud_winding_number(P, N_, q, areas).cpu().numpy()
-        margin = w[: len(p)] - w[len(p):]  # > 0 where the point's normal agrees with the cloud's inside
-        score = np.bincount(seg, weights=margin, minlength=n_seg) / np.maximum(sizes, 1)
-        worst = int(np.argmin(score))
-        if score[worst] > -0.05:  # no piece is clearly inside out
-            break
-        n[seg == worst] *= -1
-    return n
-
-
 def orient_normals(points, normals, k: int = 10,
-                   outward: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                   repair: bool = True) -> np.ndarray:
+                   outward: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """Consistently oriented copies of `normals` (N, 3), see the module docstring.
 
     points: (N, 3) without duplicates. k: neighbours of the graph. outward: optional callable mapping the points
     (M, 3) of a part to (M, 3) directions that point out of the shape (any length); each part takes the sign that
-    agrees with them on the (length-weighted) majority. repair: then flip back regions that one bad tree edge
-    turned inside out, by the winding-number test of `_repair_segments`. Returns (N, 3) float32.
+    agrees with them on the (length-weighted) majority. Returns (N, 3) float32.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
@@ -154,6 +116,4 @@ def orient_normals(points, normals, k: int = 10,
             vote = _hull_vote(p[members], n[members])
         if vote < 0:
             n[members] = -n[members]
-    if repair and N >= 16:
-        n = _repair_segments(p, n, tree)
     return n.astype(np.float32)
