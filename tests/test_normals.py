@@ -57,16 +57,20 @@ def test_bad_inputs():
 
 def test_real_meshes_orient_across_creases_and_thin_parts(real_data):
     """fandisk (sharp creases) and the knight (thin parts): sampled as the protocol does (3000 points, noise
-    0.005 in the unit box). Without the edge cost's 'across' term, fandisk's seed-0 sample came out 47% wrong."""
+    0.005 in the unit box). Without the edge cost's 'across' term, fandisk's seed-0
+    sample with 16-neighbour normals came out 47% wrong (one tree edge across a thin wall flipped half the part);
+    with it, 0.1%."""
     from hnf3d.geometry import unit_box_normalization
     from hnf3d.io import load_mesh
     from hnf3d.ops import sample_surface
 
-    for name, worst in (("fandisk.obj", 0.01), ("decimated-knight_libigl.off", 0.06), ("bunny_libigl.off", 0.05)):
+    # k: 16 for fandisk (the regression above); 30, as the reconstruction pipeline uses, for the others
+    for name, k, worst in (("fandisk.obj", 16, 0.01), ("decimated-knight_libigl.off", 30, 0.06),
+                           ("bunny_libigl.off", 30, 0.05)):
         mesh = load_mesh(real_data / "meshes" / name)
         v = unit_box_normalization(np.asarray(mesh.vertices)).apply(np.asarray(mesh.vertices))
         s = sample_surface(v, np.asarray(mesh.faces), 3000, seed=0)
         pts = s.points.numpy() + np.random.default_rng(0).normal(0, 0.005, (3000, 3))
-        n = orient_normals(pts, estimate_normals(pts, k=30))
+        n = orient_normals(pts, estimate_normals(pts, k=k))
         wrong = np.mean((n * s.normals.numpy()).sum(1) < 0)
         assert wrong < worst, (name, wrong)
