@@ -38,11 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str) -> str:
+def _split_counts(root: str, split: str) -> tuple[int, int]:
+    """(objects, categories) listed in ROOT/<category>/<split>.lst."""
+    lists = list(Path(root).glob(f"*/{split}.lst"))
+    n = sum(len([x for x in f.read_text().split() if x]) for f in lists)
+    return n, len(lists)
+
+
+def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, data: str) -> str:
     extra = meta["extra"]
     t = cfg.training
     o = cfg.objective
     objective = o.kind if o.kind != "gradient_matching" else f"gradient matching, variant {o.variant}"
+    n_train, n_cat = _split_counts(data, cfg.data.train_split)
     lines = [
         f"# Model card: `{name}` (hnf3d default {cfg.data.input_type} model)",
         "",
@@ -56,8 +64,8 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str) 
         f"T = {cfg.field.T}.",
         f"- **Objective**: {objective} (configs/default_pc.yaml names the benchmark that chose it).",
         f"- **Training data**: the project's procedural synthetic set (`{cfg.data.path}`, split "
-        f"`{cfg.data.train_split}`; built by the commands in datasets/README.md: 13 categories, 24 shapes each, "
-        f"seed 0). No ShapeNet or other third-party data.",
+        f"`{cfg.data.train_split}`: {n_train} shapes of {n_cat} categories; built by the commands in "
+        f"datasets/README.md). No ShapeNet or other third-party data.",
         f"- **Training**: `python tools/train.py --config configs/default_{'img' if cfg.data.input_type == 'image' else 'pc'}.yaml` "
         f"(batch {t.batch_size}, lr {t.lr}, seed {t.seed}); this checkpoint is step **{meta['step']}** "
         f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`).",
@@ -129,7 +137,7 @@ def main(argv=None) -> int:
     save_checkpoint(model_file, tensors=weights, metadata=shipped_meta)
     save_config(rec.config, out_dir / f"{args.name}.yaml")
     size_mb = model_file.stat().st_size / 1e6
-    card = _card(args.name, rec.config, meta, metrics, size_mb, Path(args.checkpoint).as_posix())
+    card = _card(args.name, rec.config, meta, metrics, size_mb, Path(args.checkpoint).as_posix(), args.data)
     with atomic_write(out_dir / f"{args.name}.md") as f:
         f.write(card.encode())
     record = {"model": args.name, "checkpoint": Path(args.checkpoint).as_posix(), "step": meta["step"],
