@@ -167,3 +167,18 @@ def test_nan_points_are_reported(tmp_path, capsys):
     code, err = run(["--pc", src, "--out", tmp_path / "o.ply", "--resolution", "32"], capsys)
     assert code == 0, err
     assert f"{len(pts[::100])}" in err and "NaN" in err
+
+
+def test_readme_starts_with_the_two_commands():
+    """The README's first two commands: the main job on the shipped example (tested above) and the tests."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert commands[0] == "bash scripts/setup.sh && .venv/bin/python tools/reconstruct.py --pc examples/chair_scan.ply"
+    assert commands[1] == "bash scripts/setup.sh && .venv/bin/python -m pytest -q"
+    assert (ROOT / shlex.split(commands[0])[-1]).is_file()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "bash scripts/setup.sh && .venv/bin/python -m pytest -q" in ci
