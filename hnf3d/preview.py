@@ -119,12 +119,17 @@ def save_preview(mesh, path, **kwargs) -> None:
     """
     if not os.fspath(path).lower().endswith(".png"):
         raise ValueError(f"{os.fspath(path)}: a preview is a PNG image, the path must end in .png")
-    from .io import atomic_write
     from .io.atomic import check_output_path
 
     check_output_path(path)  # fail on a missing folder before spending time on rendering
+    write_png(render_preview(mesh, **kwargs), path)
+
+
+def write_png(image: np.ndarray, path) -> None:
+    """Write an (H, W, 3) uint8 image as a PNG atomically (temp file, fsync, rename)."""
     from PIL import Image
 
-    image = render_preview(mesh, **kwargs)
+    from .io import atomic_write
+
     with atomic_write(path) as f:
         Image.fromarray(image).save(f, format="PNG")

@@ -163,11 +163,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     save_mesh(mesh, out)
     if picture is not None:
-        from hnf3d.io import atomic_write
-        from PIL import Image
+        from hnf3d.preview import write_png
 
-        with atomic_write(args.preview) as f:
-            Image.fromarray(picture).save(f, format="PNG")
+        write_png(picture, args.preview)
     timings["write"] = time.perf_counter() - t0
     total = time.perf_counter() - t_start
     say(" | ".join(f"{k} {v:.2f} s" for k, v in timings.items()) + f" | total {total:.2f} s")
