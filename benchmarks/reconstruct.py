@@ -82,21 +82,9 @@ class PeakRSS:
 
 def poisson(points: np.ndarray, depth: int = 8):
     """Open3D screened Poisson with estimated, consistently oriented normals: (trimesh.Trimesh, timings)."""
-    import open3d as o3d
-    import trimesh
+    from hnf3d.evaluation import poisson_baseline
 
-    t = {}
-    t0 = time.perf_counter()
-    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64)))
-    pc.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(30))
-    t["normals"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pc.orient_normals_consistent_tangent_plane(30)
-    t["orient"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mesh, _ = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(pc, depth=depth)
-    t["poisson"] = time.perf_counter() - t0
-    return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.triangles), process=False), t
+    return poisson_baseline(points, depth=depth)
 
 
 def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
