@@ -1,0 +1,32 @@
+"""The shipped default models: present, small, safetensors with their config, and a model card that matches."""
+import json
+
+import pytest
+import yaml
+
+from hnf3d.reconstruction import PRETRAINED, PRETRAINED_DIR, Reconstructor
+from hnf3d.training.checkpoint import load_checkpoint
+
+MAX_BYTES = 25_000_000
+NAMES = sorted(set(PRETRAINED.values()))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_model_is_small_and_self_described(name):
+    weights = PRETRAINED_DIR / f"{name}.safetensors"
+    assert weights.is_file() and weights.stat().st_size < MAX_BYTES, weights.stat().st_size
+    tensors, meta = load_checkpoint(weights)
+    assert all(k.startswith("model.") for k in tensors)  # weights only: no optimizer or RNG state
+    assert meta["optimizer"] is None
+    config = yaml.safe_load((PRETRAINED_DIR / f"{name}.yaml").read_text())
+    assert json.loads(json.dumps(config)) == json.loads(json.dumps(meta["extra"]["config"]))
+    card = (PRETRAINED_DIR / f"{name}.md").read_text()
+    assert f"step **{meta['step']}**" in card
+    assert config["objective"]["kind"] in card and "test split" in card and "mean of class means" in card
+    expected = "image" if name == "image" else "pointcloud"
+    assert Reconstructor.load(weights, device="cpu").kind == expected
+
+
+def test_names_map_to_the_files():
+    assert PRETRAINED["default"] == PRETRAINED["default-pointcloud"] == "pointcloud"
+    assert PRETRAINED["default-image"] == "image"
