@@ -108,9 +108,13 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         "",
         "## Intended use and limits",
         "",
-        "- A small model, trained in about an hour on a laptop-class CPU so that it can ship in the repository "
-        "(< 25 MB): it knows the 13 procedural categories, not real-world shape detail. For scans unlike them, use "
-        "test-time refinement (`--refine 300`), which fits the task network to the scan itself.",
+        "- A small model, trained in under an hour on a 2-core CPU so that it can ship in the repository "
+        "(< 25 MB): it knows the procedural categories, not real-world shape detail. "
+        + ("Expect a coarse shape for an object unlike them; for a scan, the point-cloud model with test-time "
+           "refinement (`--refine 300`) follows the points themselves."
+           if cfg.data.input_type == "image" else
+           "For scans unlike them, use test-time refinement (`--refine 300`), which fits the task network to the "
+           "scan itself."),
         "- Not comparable with published ShapeNet numbers: different (synthetic) data. Train on ShapeNet with "
         "configs/shapenet_*.yaml for that.",
     ]
