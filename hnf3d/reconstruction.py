@@ -222,11 +222,10 @@ class Reconstructor:
                                                                                     replace=False)
         p = unit[pick].astype(np.float32)
         with timer.stage("normals"):
-            if unit_normals is None:
-                n = estimate_normals(p, k=NORMAL_K)
-                n = orient_normals(p, n)
-            else:
-                n = unit_normals[pick].astype(np.float32)
+            # given normals keep their directions but are re-oriented: files often carry unoriented ones (e.g.
+            # ShapeNet's pointcloud.npz, taken from the faces of triangle soups)
+            n = estimate_normals(p, k=NORMAL_K) if unit_normals is None else unit_normals[pick].astype(np.float32)
+            n = orient_normals(p, n)
         with timer.stage("pseudo_labels"):
             # the object lies within its points' bounding box (plus the noise): a margin of 2% of the unit box
             lo, hi = unit.min(0) - BOUNDS_MARGIN, unit.max(0) + BOUNDS_MARGIN
@@ -252,7 +251,8 @@ class Reconstructor:
                     max_points: int = MAX_POINTS, refine_lr: float = REFINE_LR):
         """Watertight mesh (trimesh.Trimesh) of the shape sampled by `points` (N, 3), in their frame and units.
 
-        normals: optional (N, 3) outward normals (used by refinement instead of estimated ones).
+        normals: optional (N, 3) normals (refinement uses their directions instead of estimated ones, and orients
+        them consistently).
         resolution: cells per side of the final extraction grid, 32 * 2^k. refine_steps: test-time refinement
         steps (0: the field's prediction as is), Adam with learning rate refine_lr. threshold: occupancy
         probability of the surface; default: the

@@ -67,17 +67,18 @@ def test_refinement_follows_a_shape_unlike_the_training_data(rec):
     torus = trimesh.creation.torus(0.35, 0.08)
     s = sample_surface(torus.vertices, torus.faces, 3000, seed=0).points.numpy().astype(np.float64)
     plain = rec.reconstruct(s, resolution=64)
-    refined = rec.reconstruct(s, resolution=64, refine_steps=150)
+    refined = rec.reconstruct(s, resolution=64, refine_steps=300)
     assert refined.metadata["hnf3d"]["threshold"] == 0.5
     losses = refined.metadata["hnf3d"]["refine_losses"]
-    assert len(losses) == 150 and np.mean(losses[-10:]) < np.mean(losses[:10])
+    assert len(losses) == 300 and np.mean(losses[-10:]) < np.mean(losses[:10])
 
     def distance(mesh):  # mean distance from the input points to the mesh
         return trimesh.proximity.closest_point(mesh, s[:1000])[1].mean()
 
     assert distance(refined) < 0.5 * distance(plain)
     assert distance(refined) < 0.01
-    assert refined.is_watertight and refined.euler_number == 0  # the hole of the torus is kept
+    # one closed surface of genus 1: the hole of the torus is kept (the field alone closes it)
+    assert refined.is_watertight and len(refined.split()) == 1 and refined.euler_number == 0
 
 
 def test_predict_weights_is_the_field_of_the_mesh(rec, chair_points):
