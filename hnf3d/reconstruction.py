@@ -15,6 +15,7 @@ Every random choice (subsampling, refinement) is drawn from `seed`: the same inp
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -127,20 +128,18 @@ def _resolution_steps(resolution: int) -> tuple[int, int]:
 
 
 class _Timer:
+    """Seconds per named stage: `with timer.stage("encode"): ...` adds to timings["encode"]."""
+
     def __init__(self):
         self.timings: dict[str, float] = {}
 
+    @contextlib.contextmanager
     def stage(self, name: str):
-        timer = self
-
-        class _Stage:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.timings[name] = timer.timings.get(name, 0.0) + time.perf_counter() - self.t0
-
-        return _Stage()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
 
 class Reconstructor:
@@ -197,11 +196,11 @@ class Reconstructor:
             cleaned = clean_points(points, normals, seed=seed, max_points=max_points)
         with timer.stage("normalize"):
             norm = unit_box_normalization(cleaned.points)
-            box = 1.1
             if normalize == "spacing":
                 norm = Normalization(norm.loc, spacing_scale(cleaned.points, seed))
             unit = norm.apply(cleaned.points)
-            box = max(box, 1.1 * float(np.abs(unit).max()) * 2)
+            # the extraction cube: ONet's 1.1 (unit box + 5% per side), larger when 'spacing' puts points outside
+            box = max(1.1, 2.2 * float(np.abs(unit).max()))
         return cleaned, norm, unit, box
 
     def _encode(self, unit: np.ndarray, seed: int) -> torch.Tensor:
@@ -255,8 +254,8 @@ class Reconstructor:
         them consistently).
         resolution: cells per side of the final extraction grid, 32 * 2^k. refine_steps: test-time refinement
         steps (0: the field's prediction as is), Adam with learning rate refine_lr. threshold: occupancy
-        probability of the surface; default: the
-        model's eval threshold, or 0.5 after refinement (the pseudo-labels' decision boundary). normalize:
+        probability of the surface; default: the model's eval threshold, or 0.5 after refinement (the
+        pseudo-labels' decision boundary). normalize:
         'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
         scenes and partial scans much larger than one object). `mesh.metadata["hnf3d"]` holds the timings,
         the cleaning messages and the normalisation."""

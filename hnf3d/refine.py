@@ -6,8 +6,8 @@ field was trained to shortcut, on this one shape:
 
 1. pseudo-labels: space is labelled inside/outside by the point cloud's generalised winding number
    (hnf3d.ops.point_cloud_winding_number, Barill et al. 2018) with consistently oriented normals
-   (hnf3d.normals; the field's own gradient chooses the global sign), at query points spread uniformly over the
-   box and concentrated near the points (where the surface is decided);
+   (hnf3d.normals), at query points spread uniformly over the box and concentrated near the points (where the
+   surface is decided);
 2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c).
 
 The winding number alone is noisy where the scan is noisy or sparse; the small task network, initialised at the
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PseudoLabels", "outward_from_field", "pseudo_labels", "refine_theta"]
+__all__ = ["PseudoLabels", "pseudo_labels", "refine_theta"]
 
 
 @dataclass
@@ -87,17 +87,3 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
             optim.step()
             losses.append(float(loss.detach()))
     return weights.detach(), losses
-
-
-def outward_from_field(task_net, theta: torch.Tensor):
-    """A callable points (M, 3) numpy -> (M, 3) numpy: minus the gradient of the occupancy logit, which points
-    out of the predicted shape (for hnf3d.normals.orient_normals' global sign)."""
-
-    def outward(p: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.asarray(p, dtype=np.float32)).to(theta.device)[None].requires_grad_(True)
-        with torch.enable_grad():
-            logit = task_net(x, theta.detach().float())
-            (grad,) = torch.autograd.grad(logit.sum(), x)
-        return (-grad[0]).cpu().numpy()
-
-    return outward

@@ -5,7 +5,7 @@ import torch
 import trimesh
 
 from hnf3d.models import TaskNetwork
-from hnf3d.refine import outward_from_field, pseudo_labels, refine_theta
+from hnf3d.refine import pseudo_labels, refine_theta
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,5 @@ def test_refinement_fits_the_shape_and_is_deterministic(sphere_cloud):
     assert torch.equal(theta, theta_again)
     unchanged, none = refine_theta(net, theta0, data, steps=0)
     assert torch.equal(unchanged, theta0) and none == []
-    # the fitted field's negative gradient points out of the sphere
-    out = outward_from_field(net, theta)(p.numpy())
-    assert np.mean((out * p.numpy()).sum(1) > 0) > 0.95
     with pytest.raises(ValueError, match="steps"):
         refine_theta(net, theta0, data, steps=-1)
