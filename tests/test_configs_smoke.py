@@ -6,7 +6,6 @@ renders); their image settings are checked on the loaded config instead.
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ sys.path.insert(0, str(REPO))
 from hnf3d.config import load_config  # noqa: E402
 from hnf3d.models import TaskNetwork  # noqa: E402
 from hnf3d.training import load_checkpoint, save_checkpoint  # noqa: E402
+from _tools import load_script  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 EXPECTED = {"base", "synthetic_pc", "synthetic_img", "shapenet_pc", "shapenet_img", "synthetic_pc_direct",
@@ -26,10 +26,7 @@ EXPECTED = {"base", "synthetic_pc", "synthetic_img", "shapenet_pc", "shapenet_im
 
 
 def load_cli():
-    spec = importlib.util.spec_from_file_location("hnf3d_tools_train_smoke", REPO / "tools" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/train.py", "hnf3d_tools_train_smoke")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """tools/build_dataset.py and hnf3d.data.build: meshes -> the ONet layout (docs/protocol.md)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,16 +10,14 @@ import trimesh
 import yaml
 
 from hnf3d.data.build import MARKER, DegenerateMeshError, build_object, is_complete, split_ids
+from _tools import load_script  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 N = 3000  # points per file in these tests (100k by default)
 
 
 def _load_cli():
-    spec = importlib.util.spec_from_file_location("build_dataset_cli", REPO / "tools" / "build_dataset.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/build_dataset.py", "build_dataset_cli")
 
 
 cli = _load_cli()

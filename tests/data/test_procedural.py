@@ -1,7 +1,6 @@
 """Procedural ShapeNet-like shapes (hnf3d.data.procedural) and tools/make_shapes.py."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 from hnf3d.data import procedural
 from hnf3d.data.procedural import CATEGORIES, make_parts, make_shape
 from hnf3d.ops import winding_number
+from _tools import load_script  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = {"chair", "table", "bench", "sofa", "lamp", "cabinet", "airplane", "car"}
@@ -19,11 +19,7 @@ SEEDS = range(10)
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("make_shapes_tool", REPO / "tools" / "make_shapes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_shapes_tool", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/make_shapes.py", "make_shapes_tool")
 
 
 make_shapes = _load_tool()

@@ -1,7 +1,6 @@
 """hnf3d.training.fitting and tools/fit_shapes.py: per-shape task-network fitting from theta_0."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 from hnf3d.models import TaskNetwork
 from hnf3d.training.checkpoint import load_checkpoint
 from hnf3d.training.fitting import fit_task_networks, macs_per_point
+from _tools import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,10 +102,7 @@ def test_bad_shapes(small_task):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("fit_shapes_tool", ROOT / "tools" / "fit_shapes.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/fit_shapes.py", "fit_shapes_tool")
 
 
 def test_cli_writes_loadable_file(tmp_path):

@@ -6,23 +6,19 @@ matching ~2.5-3.5 min, depending on load), hence the `slow` marker.
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from _tools import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("overfit_bench", ROOT / "benchmarks" / "overfit.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/overfit.py", "overfit_bench")
 
 
 @pytest.fixture(scope="module")

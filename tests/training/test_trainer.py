@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from hnf3d.training import CheckpointError, load_checkpoint  # noqa: E402
+from _tools import load_script  # noqa: E402
 
 CONFIG = str(REPO / "configs" / "synthetic_pc.yaml")
 
@@ -63,12 +64,7 @@ def run_cli(args: list[str], env_extra: dict | None = None, torchrun: int = 0) -
 
 
 def load_cli():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("hnf3d_tools_train", REPO / "tools" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/train.py", "hnf3d_tools_train")
 
 
 def model_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -1,7 +1,6 @@
 """tools/trajectory.py: a tiny model trained 3 steps, its trajectory against the real optimiser (teacher)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -13,13 +12,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_trainer import CONFIG, make_meshes, tiny_overrides  # noqa: E402
+from _tools import load_script  # noqa: E402
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("hnf3d_tools_trajectory", REPO / "tools" / "trajectory.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/trajectory.py", "hnf3d_tools_trajectory")
 
 
 @pytest.fixture(scope="module")
