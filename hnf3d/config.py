@@ -140,6 +140,8 @@ class TrainingConfig:
     max_steps: int = _field(10000, help="Number of optimiser updates.")
     validate_every: int = _field(500, help="Validate every this many steps.")
     checkpoint_every: int = _field(500, help="Write a checkpoint every this many steps.")
+    keep_steps: list[int] = _field(help="Also keep a model-only snapshot step_NNNNNN.safetensors at these steps "
+                                        "(compute studies evaluate them).", factory=list)
     seed: int = _field(0, help="Seed of every random number generator.")
     out_dir: str = _field("runs/default", help="Directory for checkpoints, logs and the resolved config.")
     device: str = _field("auto", help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.")

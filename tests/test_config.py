@@ -80,7 +80,7 @@ def test_defaults_match_protocol():
     assert cfg.objective == ObjectiveConfig(kind="gradient_matching", variant="A", eta=1.0, t_sampling="uniform",
                                             step_rule="sgd", normalize_loss=True, weights_path=None)
     assert cfg.training == TrainingConfig(batch_size=32, lr=1e-4, max_steps=10000, validate_every=500,
-                                          checkpoint_every=500, seed=0, out_dir="runs/default", device="auto",
+                                          checkpoint_every=500, keep_steps=[], seed=0, out_dir="runs/default", device="auto",
                                           threshold=0.5)
     assert cfg.eval == EvalConfig(threshold=0.2, resolution_0=32, upsampling_steps=2)
     # list defaults are not shared between instances

@@ -14,7 +14,8 @@ Reproducibility and exact resume:
   run split over ranks draws the same t as a single process.
 - Checkpoints (``last.safetensors`` every checkpoint_every steps and at the end; ``best.safetensors`` at the best
   validation IoU) are written atomically by `save_checkpoint` with the model, Adam, every RNG, the resolved config,
-  the task-network layout, theta_0 and the step.
+  the task-network layout, theta_0 and the step. ``training.keep_steps`` adds model-only snapshots
+  ``step_NNNNNN.safetensors`` at chosen steps (the compute study evaluates the field at several budgets).
 
 DDP: under torchrun (env WORLD_SIZE > 1) the process group is initialised (gloo on CPU, NCCL on CUDA), the model
 is wrapped in DistributedDataParallel and rank r takes the slice [r * B / W, (r + 1) * B / W) of every global
@@ -399,6 +400,10 @@ class Trainer:
             metadata["extra"]["val_iou"] = val_iou
         save_checkpoint(path, tensors=tensors, metadata=metadata)
 
+    def snapshot_path(self, step: int) -> Path:
+        """Where the model-only snapshot of training.keep_steps' `step` goes: out_dir/step_NNNNNN.safetensors."""
+        return self.out_dir / f"step_{step:06d}.safetensors"
+
     # ----------------------------------------------------------------- validation
     @torch.no_grad()
     def validate(self) -> float:
@@ -483,6 +488,8 @@ class Trainer:
                 if self.is_main:
                     if (tc.checkpoint_every > 0 and self.step % tc.checkpoint_every == 0) or self.step == total:
                         self._save(self.last_path)
+                    if self.step in tc.keep_steps:
+                        self._save(self.snapshot_path(self.step), with_optimizer=False, val_iou=val_iou)
                     row = {k: float(v) for k, v in stats.items()}
                     row.update(step=self.step, loss=loss_value, val_iou=val_iou,
                                seconds=self._seconds())

@@ -86,7 +86,8 @@ def meshes(tmp_path_factory) -> Path:
 def straight_run(meshes, tmp_path_factory) -> Path:
     """Run A: 6 steps without interruption."""
     out = tmp_path_factory.mktemp("run_a")
-    proc = run_cli(["--config", CONFIG, "--out", str(out), "--max-steps", "6", *tiny_overrides(meshes)])
+    proc = run_cli(["--config", CONFIG, "--out", str(out), "--max-steps", "6", *tiny_overrides(meshes),
+                    "--set", "training.keep_steps=[2,5]"])
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -106,6 +107,17 @@ def test_outputs_of_a_run(straight_run):
     assert torch.equal(tensors["theta_0"], tensors["model.field.theta_0"])
     _, best = load_checkpoint(out / "best.safetensors")
     assert best["extra"]["val_iou"] == pytest.approx(max(float(r["val_iou"]) for r in rows if r["val_iou"]))
+    # training.keep_steps: model-only snapshots at exactly those steps, loadable as a trained model
+    assert sorted(p.name for p in out.glob("step_*.safetensors")) == ["step_000002.safetensors",
+                                                                      "step_000005.safetensors"]
+    snap_tensors, snap = load_checkpoint(out / "step_000005.safetensors")
+    assert snap["step"] == 5 and not any(k.startswith("optim.") for k in snap_tensors)
+    assert snap["extra"]["seconds"] <= extra["seconds"]
+    from hnf3d.training.trainer import load_trained_model
+
+    _, model, _ = load_trained_model(out / "step_000002.safetensors")
+    assert max_diff(model_tensors(out / "step_000002.safetensors"),
+                    {f"model.{k}": v for k, v in model.state_dict().items()}) == 0.0
 
 
 def test_resume_after_sigkill_is_exact(meshes, straight_run, tmp_path):
