@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests._tools import load_script
+from tests._tools import REPO, load_script
 
 N_POINTS = 30_000  # per npz file: dense enough that a perfect mesh scores Chamfer-L1 < 0.005
 CATS = ("chair", "table")
@@ -67,12 +67,16 @@ def mean_of_class_means(rows, key):
 def test_model_end_to_end_and_cache(dataset, tmp_path, capsys):
     root, _ = dataset
     out = tmp_path / "eval"
+    copy = tmp_path / "copy.json"
     code, stdout, err = run(capsys, "--checkpoint", "default", "--data", root, "--split", "test",
-                            "--resolution", 32, "--out", out)
+                            "--resolution", 32, "--out", out, "--json", copy)
     assert code == 0, err
     assert {p.name for p in out.iterdir()} >= {"results.md", "results.csv", "results.json", "cache"}
     doc = results(out)
     assert doc["method"] == "hnf3d" and doc["settings"]["resolution"] == 32 and doc["settings"]["seed"] == 0
+    assert json.loads(copy.read_text()) == doc  # --json: the same document
+    assert doc["model"] == {"objective": "direct", "variant": None, "input": "pointcloud", "step": 3500,
+                            "config": "default_pc"}
     rows = doc["objects"]
     assert sorted((r["category"], r["model"]) for r in rows) == [(c, m) for c in CATS for m in ("m0", "m1")]
     for key in ("iou", "chamfer_l1", "normal_consistency", "fscore@0.01"):
@@ -107,6 +111,30 @@ def test_model_end_to_end_and_cache(dataset, tmp_path, capsys):
                        "--threshold", "0.3")
     assert code == 0 and any("4 computed, 0 reused" in line for line in err)
     assert results(out)["settings"]["threshold"] == 0.3
+
+
+def test_config_evaluates_its_trained_run(dataset, tmp_path, capsys):
+    """--config CFG scores CFG's training.out_dir/best.safetensors, exactly as --checkpoint would."""
+    root, _ = dataset
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(REPO / "hnf3d" / "pretrained" / "pointcloud.safetensors", run_dir / "best.safetensors")
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(f"inherit_from: {REPO / 'configs' / 'default_pc.yaml'}\ntraining:\n  out_dir: {run_dir}\n")
+    args = ["--data", root, "--resolution", 32, "--categories", CATS[0], "--quiet"]
+    code, _, err = run(capsys, "--config", cfg, *args, "--out", tmp_path / "a")
+    assert code == 0, err
+    code, _, err = run(capsys, "--checkpoint", "default", *args, "--out", tmp_path / "b")
+    assert code == 0, err
+    a, b = results(tmp_path / "a"), results(tmp_path / "b")
+    assert a["checkpoint"] == str(run_dir / "best.safetensors")
+    assert {k: v for k, v in a["mean"].items() if k != "seconds"} == {k: v for k, v in b["mean"].items()
+                                                                       if k != "seconds"}
+    # a config whose run was never trained: one line naming the config and the missing checkpoint
+    cfg.write_text(f"inherit_from: {REPO / 'configs' / 'default_pc.yaml'}\ntraining:\n  out_dir: {tmp_path}/none\n")
+    code, _, err = run(capsys, "--config", cfg, *args, "--out", tmp_path / "c")
+    assert code == 2 and len(err) == 1 and "--config" in err[0] and "best.safetensors not found" in err[0]
+    assert not (tmp_path / "c").exists()
 
 
 def test_ground_truth_meshes_score_perfectly(dataset, tmp_path, capsys):
@@ -192,6 +220,8 @@ def test_poisson_trim_and_same_inputs(dataset):
     (["--baseline", "poisson", "--data", "{root}", "--threshold", "0.3"], "--threshold"),
     (["--checkpoint", "default", "--data", "{root}", "--categories", "nosuch"], "nosuch"),
     (["--checkpoint", "default", "--data", "{root}", "--resolution", "48"], "--resolution"),
+    (["--checkpoint", "default", "--data", "{root}", "--json", "{missing}/r.json"], "--json"),
+    (["--config", "{missing}/exp.yaml", "--data", "{root}"], "--config"),
 ])
 def test_bad_arguments_one_line_exit_2(dataset, tmp_path, capsys, argv, needle):
     root, _ = dataset

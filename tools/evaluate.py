@@ -3,13 +3,16 @@
 
     python tools/evaluate.py --checkpoint default --data ROOT --split test            # a hnf3d model
     python tools/evaluate.py --checkpoint runs/x/best.safetensors --data ROOT --resolution 64 --limit 20
+    python tools/evaluate.py --config configs/default_pc.yaml --data ROOT          # that config's trained run
     python tools/evaluate.py --meshes MESHDIR --data ROOT --split test                # any other method's meshes
     python tools/evaluate.py --baseline poisson --data ROOT --split test [--poisson-trim 0.05]
 
-Exactly one method: --checkpoint (a checkpoint file or folder, 'default', 'default-image'), --meshes or
---baseline. Protocol (docs/protocol.md): the inputs are 3000 points of pointcloud.npz with Gaussian noise
-sigma 0.005 (drawn from --seed and the object's index, so every method gets the same noisy points), or view 000
-of img_choy2016 for image models; meshes come from MISE 32^3 -> --resolution^3 and are scored by hnf3d.metrics
+Exactly one method: --checkpoint (a checkpoint file or folder, 'default', 'default-image'), --config (the
+trained run of that experiment config: training.out_dir/best.safetensors), --meshes or --baseline.
+
+Protocol (docs/protocol.md): the inputs are 3000 points of pointcloud.npz with Gaussian noise sigma 0.005
+(drawn from --seed and the object's index, so every method gets the same noisy points), or view 000 of
+img_choy2016 for image models; meshes come from MISE 32^3 -> --resolution^3 and are scored by hnf3d.metrics
 (100k samples; Chamfer, accuracy, completeness, normal consistency, F-score at 1%, 1.5%, 2%) against
 pointcloud.npz, with IoU on points.npz when it exists. Per-class means, then the mean of the class means.
 
@@ -27,7 +30,8 @@ Output (--out, default eval/<name>-<split>/ in the current folder; <name>: the c
 or 'poisson[-trimQ]'):
     results.md     per-class table and a 'mean (of class means)' row; Chamfer-L1 printed x10 (labelled so)
     results.csv    one row per object, metrics unscaled
-    results.json   method, settings, per object, per class, mean of class means, problems (missing meshes)
+    results.json   method (for a model: its objective, input and training step), settings, per object, per
+                   class, mean of class means, problems (missing meshes); --json FILE writes a copy to FILE
     cache/<category>/<model_id>.json   per-object results, written atomically after each object; a run with the
                    same method and settings (checkpoint or mesh file, resolution, threshold, refine, seed) reuses
                    them, so an interrupted run resumes; changed settings recompute.
@@ -62,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     method = p.add_mutually_exclusive_group(required=True)
     method.add_argument("--checkpoint", metavar="CKPT", help="a model: checkpoint file or folder, 'default' or "
                                                               "'default-image'")
+    method.add_argument("--config", metavar="YAML", help="the trained run of an experiment config: its "
+                                                          "training.out_dir/best.safetensors")
     method.add_argument("--meshes", metavar="DIR", help="score the meshes DIR/<category>/<model_id>.{ply,obj,off}")
     method.add_argument("--baseline", choices=("poisson",), help="a classical baseline on the same inputs")
     p.add_argument("--data", required=True, metavar="ROOT", help="the data set (ONet layout)")
@@ -79,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--poisson-depth", type=int, default=8, help="--baseline poisson: octree depth (default 8)")
     p.add_argument("--poisson-trim", type=float, default=None, metavar="Q",
                    help="--baseline poisson: drop vertices with density below this quantile (default: none)")
+    p.add_argument("--json", metavar="FILE", default=None, help="also write results.json's content to FILE "
+                                                                "(e.g. benchmarks/results/eval-*.json)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages (the table is printed)")
     return p
@@ -105,12 +113,26 @@ def _check(args) -> list | None:
         raise ArgumentError(f"--split: not a split name: {args.split!r}")
     if not any(p.is_file() for p in root.glob(f"*/{args.split}.lst")):
         raise ArgumentError(f"--split {args.split}: no split list <category>/{args.split}.lst in {root}")
+    if args.json is not None and not Path(args.json).resolve().parent.is_dir():
+        raise ArgumentError(f"--json {args.json}: its folder does not exist")
     if args.meshes is not None and not Path(args.meshes).is_dir():
         raise ArgumentError(f"--meshes {args.meshes}: folder not found")
-    if args.checkpoint is None:
+    if args.checkpoint is None and args.config is None:
         for name in ("threshold", "refine"):
             if getattr(args, name) not in (None, 0):
                 raise ArgumentError(f"--{name}: applies to --checkpoint models only")
+    if args.config is not None:  # resolve to the run's best checkpoint; from here on it is --checkpoint
+        from hnf3d.config import ConfigError, load_config
+
+        try:
+            cfg = load_config(args.config)
+        except (ConfigError, FileNotFoundError) as exc:
+            raise ArgumentError(f"--config {args.config}: {exc}") from None
+        best = Path(cfg.training.out_dir) / "best.safetensors"
+        if not best.is_file():
+            raise ArgumentError(f"--config {args.config}: no trained run: {best} not found (train it with "
+                                f"tools/train.py --config {args.config})")
+        args.checkpoint = str(best)
     cats = None
     if args.categories is not None:
         cats = [c.strip() for c in args.categories.split(",") if c.strip()]
@@ -124,6 +146,8 @@ def _name(args) -> str:
         p = Path(args.checkpoint)
         if p.suffix == ".safetensors" and p.stem in ("best", "last", "final"):
             return p.parent.name or p.stem
+        if p.suffix == ".safetensors" and p.stem.startswith("step_"):  # a training.keep_steps snapshot
+            return f"{p.parent.name}-{p.stem}"
         return p.stem if p.suffix else p.name
     if args.meshes is not None:
         return f"meshes-{Path(args.meshes).resolve().name}"
@@ -222,7 +246,11 @@ def main(argv=None) -> int:
             rec = Reconstructor.load(args.checkpoint, device=args.device)
             if rec.kind == "image" and args.refine:
                 raise ArgumentError("--refine: refinement needs point clouds; this is an image model")
-            method = {"method": "hnf3d", "checkpoint": args.checkpoint, "source": rec.source}
+            obj = rec.config.objective
+            method = {"method": "hnf3d", "checkpoint": args.checkpoint, "source": rec.source,
+                      "model": {"objective": obj.kind, "variant": obj.variant if obj.kind == "gradient_matching"
+                                else None, "input": rec.kind, "step": rec.info.get("step"),
+                                "config": rec.config.name}}
             say(f"model {rec.source} ({rec.kind}), resolution {args.resolution}")
             result = evaluate_model(rec, str(args.data), resolution=args.resolution, threshold=args.threshold,
                                     refine_steps=args.refine, **common)
@@ -299,6 +327,8 @@ def main(argv=None) -> int:
            "objects": result["objects"], "problems": result["problems"], "chamfer_l1": "unscaled",
            "aggregation": "mean of class means", "reused": result["reused"], "computed": result["computed"]}
     _write_text(out / "results.json", json.dumps(doc, indent=1, allow_nan=True) + "\n")
+    if args.json:
+        _write_text(Path(args.json), json.dumps(doc, indent=1, allow_nan=True) + "\n")
     print(table)
     n = len(result["objects"])
     say(f"{n} objects: {result['computed']} computed, {result['reused']} reused from {cache}; "
