@@ -86,6 +86,10 @@ def main(argv=None) -> int:
         ds = _dataset(args)
         if len(ds) == 0:
             raise ArgumentError(f"--data {args.data}: no shapes found")
+        try:  # before the (long) fitting, not after it
+            Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArgumentError(f"--out {args.out}: cannot create its folder ({exc.strerror})") from None
         task = TaskNetwork(n_frequencies=args.n_frequencies, hidden=hidden)
         theta_0 = task.theta_0(args.theta0_seed)
         thetas, models = [], []

@@ -112,7 +112,7 @@ def test_cli_writes_loadable_file(tmp_path):
     data.mkdir()
     trimesh.creation.icosphere(subdivisions=2, radius=1.0).export(data / "ball.obj")
     trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(data / "brick.obj")
-    out = tmp_path / "fits.safetensors"
+    out = tmp_path / "new" / "folder" / "fits.safetensors"  # --out's folder is made (before fitting)
     tool = _load_tool()
     rc = tool.main(["--data", str(data), "--out", str(out), "--steps", "5", "--hidden", "16,16",
                     "--n-query-points", "256", "--batch-points", "128", "--quiet"])
