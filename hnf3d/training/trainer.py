@@ -442,6 +442,23 @@ class Trainer:
                 self.batch_in_epoch += 1
                 yield batch
 
+    def train_step(self, batch: dict) -> tuple[float, dict]:
+        """One update on `batch` (a collated training batch): draw t, evaluate the objective, backward, Adam step.
+        Returns (loss, stats). Does not count the step (train() does) nor log, validate or save."""
+        B, local = self.cfg.training.batch_size, self.cfg.training.batch_size // self.world
+        # t for the whole global batch from the shared generator; this rank uses its slice
+        t_all = sample_t(B, self.model.field.T, self.cfg.objective.t_sampling, generator=self.t_generator)
+        t = t_all[self.rank * local:(self.rank + 1) * local].to(self.device)
+        theta_star = self._theta_star_batch(batch) if self.theta_star is not None else None
+        x = batch.get("points")
+        occ = batch.get("points.occ")
+        loss, stats = self.net(batch["inputs"].to(self.device), None if x is None else x.to(self.device),
+                               None if occ is None else occ.to(self.device), t, theta_star)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach()), stats
+
     def train(self, max_steps: Optional[int] = None) -> dict:
         """Run until `max_steps` (default cfg.training.max_steps) updates; return {'step', 'loss', 'best_iou',
         'last', 'best'}."""
@@ -449,7 +466,6 @@ class Trainer:
         total = tc.max_steps if max_steps is None else int(max_steps)
         kill_at = os.environ.get(KILL_ENV)
         kill_at = int(kill_at) if kill_at else None
-        B, local = tc.batch_size, tc.batch_size // self.world
         bar = None
         if self.is_main and self.progress:
             from tqdm import tqdm
@@ -461,21 +477,8 @@ class Trainer:
         batches = self._batches()
         try:
             while self.step < total:
-                batch = next(batches)
-                # t for the whole global batch from the shared generator; this rank uses its slice
-                t_all = sample_t(B, self.model.field.T, self.cfg.objective.t_sampling, generator=self.t_generator)
-                t = t_all[self.rank * local:(self.rank + 1) * local].to(self.device)
-                theta_star = self._theta_star_batch(batch) if self.theta_star is not None else None
-                x = batch.get("points")
-                occ = batch.get("points.occ")
-                loss, stats = self.net(batch["inputs"].to(self.device),
-                                       None if x is None else x.to(self.device),
-                                       None if occ is None else occ.to(self.device), t, theta_star)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                loss_value, stats = self.train_step(next(batches))
                 self.step += 1
-                loss_value = float(loss.detach())
 
                 val_iou = None
                 if tc.validate_every > 0 and self.step % tc.validate_every == 0:
