@@ -16,14 +16,18 @@ JSON per input kind plus a plot:
 Stages are separate commands so two trainings can run side by side (one thread each on a 2-core machine:
 `--threads 1`, the setting every figure here was measured with). Compute is counted two ways:
 
-- seconds: the trainer's wall-clock seconds up to the snapshot (checkpoint metadata 'seconds', validation
-  included), plus, for `weights`, tools/fit_shapes.py's wall seconds for fitting every training shape;
+- seconds: each objective's seconds per training step, measured side by side in the report's process
+  (`step_seconds`: interleaved rounds, median; data loading and validation left out) times the steps, plus,
+  for `weights`, the fitting's measured seconds per shape and step times shapes times fitting steps. The runs'
+  own wall clocks are kept too (logged_*), but they depend on whatever else the shared machine ran meanwhile;
 - FLOPs: one real training step counted with torch.utils.flop_counter's formulas (`FlopCount`: matrix
-  products, convolutions and attention, forward and backward) times the step count, plus the fitting's FLOP estimate for `weights`.
+  products, convolutions and attention, forward and backward) times the steps, plus the fitting's FLOP estimate
+  (hnf3d.training.fitting) for `weights`.
 
 The claim check (`claim` in the JSON): q = the best validation IoU `weights` reaches over its snapshots; C_w the
-total compute of that snapshot; C_gm the compute at which gradient matching (variant A) first reaches q, interpolated linearly in
-log-compute between snapshots. The claim holds here when C_gm exists and C_w / C_gm > 1 ("several times": >= 2).
+total compute of that snapshot; C_gm the compute at which gradient matching (variant A; of GM_A_RUNS the run that
+gets there first) reaches q, interpolated linearly in log-compute between snapshots. The claim holds here when
+C_gm exists and C_w / C_gm >= 2 ("several times").
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.flop_counter import flop_registry  # noqa: E402
 
@@ -139,23 +144,78 @@ def study_config(input_kind: str, method: str):
     return load_config(str(REPO / INPUTS[input_kind]["config"]), overrides=sets)
 
 
-def step_flops(cfg) -> float:
-    """FLOPs of one real training step (forward and backward of the objective, the optimiser excluded) of the run
-    `cfg` describes, counted by `FlopCount` on its first training batch."""
+def _trainer(cfg, out_dir: str):
+    """A Trainer of `cfg` on the CPU with one thread of work per step (the study's setting), writing to out_dir."""
     import dataclasses
 
     from hnf3d.training.trainer import Trainer
 
-    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, max_steps=1, keep_steps=[],
-                                                                validate_every=0, device="cpu"))
+    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, keep_steps=[], validate_every=0,
+                                                                device="cpu"))
+    return Trainer(cfg, out_dir=out_dir, progress=False)
+
+
+def first_batch(trainer) -> dict:
+    """The first cfg.training.batch_size shapes of the training split, collated as the trainer's loader does."""
+    from hnf3d.data.transforms import collate
+
+    return collate([trainer.train_set[i] for i in range(trainer.cfg.training.batch_size)])
+
+
+def step_flops(cfg) -> float:
+    """FLOPs of one real training step (forward and backward of the objective; the Adam update is not counted)
+    of the run `cfg` describes, counted by `FlopCount` on the first batch of its training split."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, out_dir=tmp, progress=False)
+        trainer = _trainer(cfg, tmp)
         try:
+            batch = first_batch(trainer)
             with FlopCount() as counter:
-                trainer.train(max_steps=1)
+                trainer.train_step(batch)
         finally:
             trainer.close()
     return float(counter.total)
+
+
+def step_seconds(input_kind: str, methods, repeats: int = 7) -> dict:
+    """Seconds per training step of each method, and per shape and step of the per-shape fitting, measured side
+    by side in this process (benchmarks._harness.time_interleaved: alternating rounds, median), so that a load
+    that comes and goes on the machine hits every method alike. Data loading and validation are left out."""
+    from benchmarks._harness import time_interleaved
+    from hnf3d.data import ShapeNetDataset
+    from hnf3d.models import TaskNetwork
+    from hnf3d.training.fitting import fit_task_networks
+
+    fns, trainers = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for m in methods:
+                trainer = _trainer(study_config(input_kind, m), f"{tmp}/{m}")
+                trainers.append(trainer)
+                batch = first_batch(trainer)
+                fns[m] = (lambda tr, b: lambda: tr.train_step(b))(trainer, batch)
+            # one fitting chunk as tools/fit_shapes.py runs it (FIT_ARGS), 2 steps per call
+            opt = dict(zip(FIT_ARGS[::2], FIT_ARGS[1::2]))
+            chunk = int(opt["--chunk"])
+            ds = ShapeNetDataset(str(REPO / DATA), split="train", n_input_points=1,
+                                 n_query_points=int(opt["--n-query-points"]), img_size=None, seed=0)
+            items = [ds[i] for i in range(chunk)]
+            x = torch.stack([it["points"] for it in items]).float()
+            occ = torch.stack([it["points.occ"] for it in items]).float()
+            task = TaskNetwork(n_frequencies=int(opt["--n-frequencies"]),
+                               hidden=tuple(int(h) for h in opt["--hidden"].split(",")))
+            theta_0 = task.theta_0(int(opt["--theta0-seed"]))
+            fns["fit"] = lambda: fit_task_networks(task, theta_0, x, occ, steps=2, lr=float(opt["--lr"]),
+                                                   batch_points=int(opt["--batch-points"]), seed=0)
+            res = time_interleaved(fns, repeats=repeats)
+        finally:
+            for trainer in trainers:
+                trainer.close()
+    for name, timing in res.items():
+        if timing.error:
+            raise RuntimeError(f"timing {name}: {timing.error}")
+    out = {m: res[m].median_s for m in methods}
+    out["fit_per_shape_step"] = res["fit"].median_s / (2 * chunk)
+    return out
 
 
 def interpolate_compute(points: list[dict], key: str, target: float, compute: str) -> float | None:
@@ -241,24 +301,31 @@ def evaluate_snapshots(input_kind: str, method: str, threads: int = 1) -> dict:
     return out
 
 
-def evaluate_run(input_kind: str, method: str, threads: int, fit: dict | None) -> dict:
-    """The curve of (compute, validation quality) points of one run, one per kept snapshot."""
+def evaluate_run(input_kind: str, method: str, threads: int, fit: dict | None, timing: dict) -> dict:
+    """The curve of (compute, validation quality) points of one run, one per kept snapshot.
+
+    seconds: `timing` (step_seconds: measured side by side) x steps, plus for `weights` the fitting's measured
+    seconds per shape and step x shapes x fitting steps. The trainer's logged wall seconds (and fit_shapes') are
+    kept as logged_*: they include data loading and validation, and whatever else the machine ran meanwhile."""
     sets = overrides(input_kind, method)
     per_step = step_flops(study_config(input_kind, method))
-    fit_seconds = float(fit["wall_seconds"]) if method == "weights" else 0.0
-    fit_flops = float(fit["flops"]) if method == "weights" else 0.0
+    is_w = method == "weights"
+    fit_seconds = timing["fit_per_shape_step"] * fit["shapes"] * fit["steps"] if is_w else 0.0
+    fit_flops = float(fit["flops"]) if is_w else 0.0
     points = []
     for step, (meta, res) in evaluate_snapshots(input_kind, method, threads).items():
-        train_seconds = float(meta["extra"]["seconds"])
+        train_seconds = timing[method] * step
         points.append({"step": step, "train_seconds": train_seconds, "fit_seconds": fit_seconds,
                        "total_seconds": train_seconds + fit_seconds, "train_flops": per_step * step,
                        "fit_flops": fit_flops, "total_flops": per_step * step + fit_flops,
+                       "logged_train_seconds": float(meta["extra"]["seconds"]),
+                       "logged_fit_seconds": float(fit["wall_seconds"]) if is_w else 0.0,
                        "trainer_val_iou": meta["extra"].get("val_iou"),
                        **{k: float(res["mean"][k]) for k in METRICS}})
         print(f"compute_study: {input_kind}-{method} step {step}: IoU {points[-1]['iou']:.3f}, "
               f"F@1% {points[-1]['fscore@0.01']:.3f}, {points[-1]['total_seconds']:.0f} s", file=sys.stderr)
     return {"overrides": sets, "command": "python " + " ".join(train_command(input_kind, method)),
-            "flops_per_step": per_step, "points": points}
+            "flops_per_step": per_step, "seconds_per_step": timing[method], "points": points}
 
 
 def plot(doc: dict, path: Path) -> None:
@@ -303,17 +370,20 @@ def report(input_kind: str, threads: int) -> Path:
     fit_path = REPO / FIT_FILE
     if fit_path.is_file():
         fit = load_checkpoint(fit_path)[1]["fit_shapes"]["compute"]
-    methods = {}
-    for method in STUDY_METHODS:
-        if method == "weights" and fit is None:
-            raise FileNotFoundError(f"{fit_path}: fitted weights missing; run: python {' '.join(fit_command())}")
-        methods[method] = evaluate_run(input_kind, method, threads, fit)
+    if fit is None:
+        raise FileNotFoundError(f"{fit_path}: fitted weights missing; run: python {' '.join(fit_command())}")
+    fit = {**fit, "steps": int(FIT_ARGS[FIT_ARGS.index("--steps") + 1])}
+    torch.set_num_threads(threads)
+    timing = step_seconds(input_kind, STUDY_METHODS)
+    methods = {m: evaluate_run(input_kind, m, threads, fit, timing) for m in STUDY_METHODS}
     doc = {"benchmark": "compute_study", "input": input_kind, "data": DATA, "split": "val", "objects": None,
            "protocol": "hnf3d.evaluation.evaluate_model: ONet inputs, MISE 32->128, 100k samples, mean of class means",
-           "compute": {"seconds": "trainer wall seconds (validation included) + fit_shapes wall seconds for "
-                                  "weights; every job with OMP_NUM_THREADS=%d, two jobs side by side" % threads,
+           "compute": {"seconds": "seconds per training step measured side by side in one process (median of "
+                                  "interleaved rounds, %d thread(s)) x steps, + for weights the fitting's measured "
+                                  "seconds per shape-step x shapes x steps; logged_*: the runs' own wall clocks"
+                                  % threads,
                        "flops": "one training step counted with torch.utils.flop_counter's formulas x steps (+ fit_shapes' estimate)"},
-           "fit": fit, "fit_command": "python " + " ".join(fit_command()), "methods": methods,
+           "timing": timing, "fit": fit, "fit_command": "python " + " ".join(fit_command()), "methods": methods,
            "claim": claim(methods), "environment": environment("cpu", ["torch", "numpy", "trimesh"])}
     doc["objects"] = _count_objects(input_kind)
     out = RESULTS / f"compute-study-{input_kind}.json"
