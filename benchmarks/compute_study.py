@@ -301,6 +301,32 @@ def evaluate_snapshots(input_kind: str, method: str, threads: int = 1) -> dict:
     return out
 
 
+def log_summary(log_csv: Path, window: int = 250) -> list[dict]:
+    """The trainer's log.csv in windows of `window` steps: median loss and task loss (for gradient matching, the
+    task loss at the sampled t: a divergence of the trajectory shows there first) and the largest teacher step
+    norm."""
+    import csv
+    import statistics
+
+    with open(log_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for lo in range(0, len(rows), window):
+        chunk = rows[lo:lo + window]
+
+        def col(k):
+            return [float(r[k]) for r in chunk if r.get(k) not in (None, "")]
+
+        entry = {"first_step": int(chunk[0]["step"]), "last_step": int(chunk[-1]["step"]),
+                 "loss_median": statistics.median(col("loss"))}
+        if col("task_loss"):
+            entry["task_loss_median"] = statistics.median(col("task_loss"))
+        if col("step_norm"):
+            entry["step_norm_max"] = max(col("step_norm"))
+        out.append(entry)
+    return out
+
+
 def evaluate_run(input_kind: str, method: str, threads: int, fit: dict | None, timing: dict) -> dict:
     """The curve of (compute, validation quality) points of one run, one per kept snapshot.
 
@@ -325,7 +351,8 @@ def evaluate_run(input_kind: str, method: str, threads: int, fit: dict | None, t
         print(f"compute_study: {input_kind}-{method} step {step}: IoU {points[-1]['iou']:.3f}, "
               f"F@1% {points[-1]['fscore@0.01']:.3f}, {points[-1]['total_seconds']:.0f} s", file=sys.stderr)
     return {"overrides": sets, "command": "python " + " ".join(train_command(input_kind, method)),
-            "flops_per_step": per_step, "seconds_per_step": timing[method], "points": points}
+            "flops_per_step": per_step, "seconds_per_step": timing[method], "points": points,
+            "log": log_summary(REPO / run_dir(input_kind, method) / "log.csv")}
 
 
 def plot(doc: dict, path: Path) -> None:
