@@ -107,3 +107,14 @@ def test_study_runs_resolve(input_kind):
     assert fit[fit.index("--hidden") + 1] == ",".join(str(h) for h in cfg.task_network.hidden)
     assert int(fit[fit.index("--n-frequencies") + 1]) == cfg.task_network.n_frequencies
     assert int(fit[fit.index("--theta0-seed") + 1]) == cfg.training.seed
+
+
+def test_log_summary_windows(tmp_path):
+    log = tmp_path / "log.csv"
+    rows = ["step,loss,task_loss,raw_loss,step_norm,t_mean,val_iou,seconds"]
+    rows += [f"{s},1.0,{0.1 if s <= 4 else 100.0},,{s},5,,{s}" for s in range(1, 8)]
+    log.write_text("\n".join(rows) + "\n")
+    out = cs.log_summary(log, window=4)
+    assert [(w["first_step"], w["last_step"]) for w in out] == [(1, 4), (5, 7)]
+    assert out[0]["task_loss_median"] == 0.1 and out[1]["task_loss_median"] == 100.0  # the divergence shows
+    assert out[0]["step_norm_max"] == 4 and out[1]["step_norm_max"] == 7 and out[1]["loss_median"] == 1.0
