@@ -76,6 +76,10 @@ def test_claim_holds_and_fails():
     c = cs.claim({"gm_A": gm, "weights": weights_curve([0.55, 0.6], [50.0, 100.0], 200.0)})
     assert c["holds"] is False and c["total_seconds"]["gm_A_to_reach_weights_iou"] is None
     assert c["statement"].startswith("does not hold")
+    # the highest IoU both reach is gradient matching's best, 0.5 (1000 s); weights pass it at their first
+    # snapshot (250 s): 0.25x
+    assert c["common"]["iou"] == 0.5
+    assert c["common"]["total_seconds"]["ratio_weights_over_gm_A"] == pytest.approx(0.25)
     # the baseline's best snapshot sets the bar and its compute, not its last one
     c = cs.claim({"gm_A": gm, "weights": weights_curve([0.4, 0.35], [100.0, 200.0], 200.0)})
     assert c["weights_best_step"] == 1 and c["total_seconds"]["ratio_weights_over_gm_A"] == pytest.approx(3.0)
