@@ -176,7 +176,7 @@ def step_flops(cfg) -> float:
     return float(counter.total)
 
 
-def step_seconds(input_kind: str, methods, repeats: int = 7) -> dict:
+def step_seconds(input_kind: str, methods, repeats: int = 15) -> dict:
     """Seconds per training step of each method, and per shape and step of the per-shape fitting, measured side
     by side in this process (benchmarks._harness.time_interleaved: alternating rounds, median), so that a load
     that comes and goes on the machine hits every method alike. Data loading and validation are left out."""
@@ -371,6 +371,7 @@ def plot(doc: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
     styles = {"gm_A": ("tab:blue", "o", "gradient matching A, lr 3e-4"),
@@ -387,6 +388,7 @@ def plot(doc: dict, path: Path) -> None:
                 if method == "weights":  # where the fitting alone already puts the baseline
                     ax.axvline(pts[0][compute.replace("total", "fit")], color=color, ls=":", lw=1)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap
             ax.set_xlabel(xlabel)
             ax.set_ylabel(label)
             ax.grid(True, which="both", alpha=0.3)

@@ -1,0 +1,57 @@
+"""benchmarks/report.py: docs/benchmarks.md is exactly what the committed JSON results render to, every table row
+is backed by its JSON (from the checkpoint its command names), and a missing result is a one-line error."""
+import json
+import shutil
+
+import pytest
+
+from benchmarks import report
+
+
+def test_docs_match_the_json_results():
+    assert report.DOC.read_text() == report.render(), \
+        "docs/benchmarks.md is out of date: run PYTHONPATH=. python benchmarks/report.py"
+    assert report.main(["--check"]) == 0
+
+
+def test_every_row_has_its_json_and_numbers():
+    text = report.DOC.read_text()
+    for row in report.ROWS:
+        doc = json.loads((report.RESULTS / row["json"]).read_text())
+        assert doc["settings"]["split"] == "test" and doc["aggregation"] == "mean of class means"
+        assert len(doc["objects"]) == 130  # empty meshes are scored (ONet policy) and listed in "problems"
+        if row["checkpoint"] is not None:
+            assert doc["checkpoint"] == row["checkpoint"] and doc["settings"]["resolution"] == 128
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {row['label']} |") and row["json"] in ln)
+        assert f"| {doc['mean']['iou']:.3f} |" in line and f"| {doc['mean']['chamfer_l1'] * 10:.3f} |" in line
+        assert row["command"] in text
+
+
+def test_compute_study_json_is_complete():
+    doc = json.loads((report.RESULTS / "compute-study-pointcloud.json").read_text())
+    assert set(doc["methods"]) == set(report.study.STUDY_METHODS)
+    for method, run in doc["methods"].items():
+        steps = [p["step"] for p in run["points"]]
+        assert steps == report.study.INPUTS["pointcloud"]["budgets"]
+        assert run["seconds_per_step"] == doc["timing"][method] > 0
+        for p in run["points"]:
+            assert p["train_seconds"] == pytest.approx(run["seconds_per_step"] * p["step"])
+            assert p["total_seconds"] == pytest.approx(p["train_seconds"] + p["fit_seconds"])
+            assert p["total_flops"] == pytest.approx(run["flops_per_step"] * p["step"] + p["fit_flops"])
+            assert (p["fit_seconds"] > 0) == (method == "weights")
+            if method == "weights":  # fitting: measured seconds per shape-step x shapes x steps
+                fit = doc["fit"]
+                assert p["fit_seconds"] == pytest.approx(doc["timing"]["fit_per_shape_step"] * fit["shapes"]
+                                                         * fit["steps"])
+    assert isinstance(doc["claim"]["holds"], bool) and doc["claim"]["statement"]
+    assert (report.REPO / "docs" / "compute_study_pointcloud.png").is_file()
+
+
+def test_missing_result_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    shutil.copytree(report.RESULTS, tmp_path / "results")
+    (tmp_path / "results" / report.ROWS[0]["json"]).unlink()
+    monkeypatch.setattr(report, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(report, "REPO", tmp_path)
+    assert report.main(["--check"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and report.ROWS[0]["json"] in err[0] and "tools/evaluate.py" in err[0]
