@@ -141,7 +141,8 @@ def study_section(input_kind: str) -> str:
                   f"{noise} "
                   f"Fitting the {fit['shapes']} training shapes for `weights` ({fit['steps']} Adam steps each, "
                   f"`{doc['fit_command']}`): {t['fit_per_shape_step'] * 1e3:.2f} ms per shape and step, "
-                  f"{fit_s:.0f} s in all, {_fmt_flops(fit['flops'])} FLOPs. The runs' own wall clocks (data "
+                  f"{fit_s:.0f} s in all (measured in this study's process; the same fitting serves both inputs), "
+                  f"{_fmt_flops(fit['flops'])} FLOPs. The runs' own wall clocks (data "
                   f"loading and validation included, on a machine shared with the other lane): {logged}; "
                   f"fitting {fit['wall_seconds']:.0f} s."]
     for m, r in doc["methods"].items():
@@ -204,8 +205,7 @@ def render() -> str:
               "it (interpolated in log-compute between snapshots).",
               ""]
     for kind in ("pointcloud", "image"):
-        if (RESULTS / f"compute-study-{kind}.json").is_file() or kind == "pointcloud":
-            parts += [study_section(kind), ""]
+        parts += [study_section(kind), ""]
     trainings = [r for r in ROWS if r.get("method")]
     parts += ["## Reproduce",
               "",
@@ -224,6 +224,7 @@ def render() -> str:
     parts += ["# the comparison table"] + [row["command"] for row in ROWS]
     parts += ["# the compute study: scores the snapshots on val, times the steps side by side, plots",
               "PYTHONPATH=. python benchmarks/compute_study.py report --input pointcloud",
+              "PYTHONPATH=. python benchmarks/compute_study.py report --input image",
               "PYTHONPATH=. python benchmarks/report.py", "```", ""]
     return "\n".join(parts)
 

@@ -27,12 +27,13 @@ def test_every_row_has_its_json_and_numbers():
         assert row["command"] in text
 
 
-def test_compute_study_json_is_complete():
-    doc = json.loads((report.RESULTS / "compute-study-pointcloud.json").read_text())
-    assert set(doc["methods"]) == set(report.study.STUDY_METHODS)
+@pytest.mark.parametrize("input_kind", ["pointcloud", "image"])
+def test_compute_study_json_is_complete(input_kind):
+    doc = json.loads((report.RESULTS / f"compute-study-{input_kind}.json").read_text())
+    assert doc["input"] == input_kind and set(doc["methods"]) == set(report.study.STUDY_METHODS[input_kind])
     for method, run in doc["methods"].items():
         steps = [p["step"] for p in run["points"]]
-        assert steps == report.study.INPUTS["pointcloud"]["budgets"]
+        assert steps == report.study.INPUTS[input_kind]["budgets"]
         assert run["seconds_per_step"] == doc["timing"][method] > 0
         for p in run["points"]:
             assert p["train_seconds"] == pytest.approx(run["seconds_per_step"] * p["step"])
@@ -44,7 +45,8 @@ def test_compute_study_json_is_complete():
                 assert p["fit_seconds"] == pytest.approx(doc["timing"]["fit_per_shape_step"] * fit["shapes"]
                                                          * fit["steps"])
     assert isinstance(doc["claim"]["holds"], bool) and doc["claim"]["statement"]
-    assert (report.REPO / "docs" / "compute_study_pointcloud.png").is_file()
+    assert (report.REPO / "docs" / f"compute_study_{input_kind}.png").is_file()
+    assert f"compute_study_{input_kind}.png" in report.DOC.read_text()
 
 
 def test_missing_result_is_a_clear_error(tmp_path, monkeypatch, capsys):
