@@ -350,8 +350,9 @@ def evaluate_run(input_kind: str, method: str, threads: int, fit: dict | None, t
     is_w = method == "weights"
     fit_seconds = timing["fit_per_shape_step"] * fit["shapes"] * fit["steps"] if is_w else 0.0
     fit_flops = float(fit["flops"]) if is_w else 0.0
-    points = []
+    points, objects = [], None
     for step, (meta, res) in evaluate_snapshots(input_kind, method, threads).items():
+        objects = len(res["objects"])
         train_seconds = timing[method] * step
         points.append({"step": step, "train_seconds": train_seconds, "fit_seconds": fit_seconds,
                        "total_seconds": train_seconds + fit_seconds, "train_flops": per_step * step,
@@ -363,7 +364,7 @@ def evaluate_run(input_kind: str, method: str, threads: int, fit: dict | None, t
         print(f"compute_study: {input_kind}-{method} step {step}: IoU {points[-1]['iou']:.3f}, "
               f"F@1% {points[-1]['fscore@0.01']:.3f}, {points[-1]['total_seconds']:.0f} s", file=sys.stderr)
     return {"overrides": sets, "command": "python " + " ".join(train_command(input_kind, method)),
-            "flops_per_step": per_step, "seconds_per_step": timing[method], "points": points,
+            "flops_per_step": per_step, "seconds_per_step": timing[method], "objects": objects, "points": points,
             "log": log_summary(REPO / run_dir(input_kind, method) / "log.csv")}
 
 
@@ -417,7 +418,8 @@ def report(input_kind: str, threads: int) -> Path:
     torch.set_num_threads(threads)
     timing = step_seconds(input_kind, STUDY_METHODS[input_kind])
     methods = {m: evaluate_run(input_kind, m, threads, fit, timing) for m in STUDY_METHODS[input_kind]}
-    doc = {"benchmark": "compute_study", "input": input_kind, "data": DATA, "split": "val", "objects": None,
+    doc = {"benchmark": "compute_study", "input": input_kind, "data": DATA, "split": "val",
+           "objects": max(run["objects"] for run in methods.values()),
            "protocol": "hnf3d.evaluation.evaluate_model: ONet inputs, MISE 32->128, 100k samples, mean of class means",
            "compute": {"seconds": "seconds per training step measured side by side in one process (median of "
                                   "interleaved rounds, %d thread(s)) x steps, + for weights the fitting's measured "
@@ -426,19 +428,12 @@ def report(input_kind: str, threads: int) -> Path:
                        "flops": "one training step counted with torch.utils.flop_counter's formulas x steps (+ fit_shapes' estimate)"},
            "timing": timing, "fit": fit, "fit_command": "python " + " ".join(fit_command()), "methods": methods,
            "claim": claim(methods), "environment": environment("cpu", ["torch", "numpy", "trimesh"])}
-    doc["objects"] = _count_objects(input_kind)
     out = RESULTS / f"compute-study-{input_kind}.json"
     write_json_atomic(out, doc)
     plot(doc, REPO / "docs" / f"compute_study_{input_kind}.png")
     print(f"compute_study: wrote {out}; {doc['claim'].get('statement', doc['claim'].get('status'))}",
           file=sys.stderr)
     return out
-
-
-def _count_objects(input_kind: str) -> int:
-    root = REPO / DATA
-    return sum(len([ln for ln in (d / "val.lst").read_text().split() if ln])
-               for d in root.iterdir() if (d / "val.lst").is_file())
 
 
 def main(argv=None) -> int:
