@@ -39,7 +39,7 @@ setup(
         "safetensors>=0.4",
         "tqdm>=4.60",
         "pillow>=9.0",
-        # marching cubes (hnf3d.extraction): skimage's Lewiner implementation, 2.6x faster than PyMCubes here
+        # marching cubes (hnf3d.pipeline.extraction): skimage's Lewiner implementation, 2.6x faster than PyMCubes here
         "scikit-image>=0.19",
     ],
     extras_require=extras,

@@ -81,7 +81,7 @@ def bench_peers(path: Path) -> dict:
     import trimesh
 
     from hnf3d.ops import occupancy, sample_surface, sample_uniform
-    from hnf3d.render import onet_cameras, render_views
+    from hnf3d.vis.render import onet_cameras, render_views
 
     mesh = trimesh.load(path, process=False)
     mesh.apply_translation(-mesh.bounds.mean(0))

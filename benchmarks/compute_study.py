@@ -5,7 +5,7 @@ The seed paper's headline is that gradient matching reaches the quality of a hyp
 fitted weights (`weights`) at several times less total compute, the per-shape fitting included. This script
 trains every objective with the same architecture (the shipped models' configs), keeps model snapshots at a few
 step budgets (training.keep_steps), scores each snapshot with the ONet protocol on the validation split
-(hnf3d.evaluation.evaluate_model: 3000 noisy points or view 000, MISE 32 -> 128, 100k samples) and writes one
+(hnf3d.eval.protocol.evaluate_model: 3000 noisy points or view 000, MISE 32 -> 128, 100k samples) and writes one
 JSON per input kind plus a plot:
 
     PYTHONPATH=. python benchmarks/compute_study.py fit                       # weights' targets (once, both inputs)
@@ -295,8 +295,8 @@ def evaluate_snapshots(input_kind: str, method: str, threads: int = 1) -> dict:
     eval-cache, so the report stage reuses this work): {step: (checkpoint metadata, evaluate_model result)}."""
     import torch
 
-    from hnf3d.evaluation import evaluate_model
-    from hnf3d.reconstruction import Reconstructor
+    from hnf3d.eval.protocol import evaluate_model
+    from hnf3d.pipeline.reconstructor import Reconstructor
     from hnf3d.training import load_checkpoint
 
     torch.set_num_threads(threads)
@@ -420,7 +420,7 @@ def report(input_kind: str, threads: int) -> Path:
     methods = {m: evaluate_run(input_kind, m, threads, fit, timing) for m in STUDY_METHODS[input_kind]}
     doc = {"benchmark": "compute_study", "input": input_kind, "data": DATA, "split": "val",
            "objects": max(run["objects"] for run in methods.values()),
-           "protocol": "hnf3d.evaluation.evaluate_model: ONet inputs, MISE 32->128, 100k samples, mean of class means",
+           "protocol": "hnf3d.eval.protocol.evaluate_model: ONet inputs, MISE 32->128, 100k samples, mean of class means",
            "compute": {"seconds": "seconds per training step measured side by side in one process (median of "
                                   "interleaved rounds, %d thread(s)) x steps, + for weights the fitting's measured "
                                   "seconds per shape-step x shapes x steps; logged_*: the runs' own wall clocks"

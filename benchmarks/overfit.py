@@ -70,7 +70,7 @@ DEFAULT_RUN = ("direct", "gm_A_eta1_T1000_lr3e-4_2k", "gm_B_eta1_T1000_lr3e-4_2k
 def make_data(n_query: int = 16384, n_input: int = 512, n_eval: int = 20000, seed: int = 0) -> dict:
     """The fixed 8-shape data set as tensors: inputs (8, n_input, 3), x (8, n_query, 3), occ, x_eval, occ_eval."""
     from hnf3d.data.procedural import make_shape
-    from hnf3d.geometry import unit_box_normalization
+    from hnf3d.data.normalization import unit_box_normalization
     from hnf3d.ops import occupancy, sample_exposed_surface, sample_near_surface, sample_uniform
 
     inputs, xs, occs, xe, oe = [], [], [], [], []

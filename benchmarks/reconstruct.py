@@ -11,7 +11,7 @@ Quality (needs ../shared/data/real; cases without it are skipped and listed):
   bunny_libigl.off, same frame) and the ABC scan (its 03_meshes mesh); scan and mesh are put in the unit box by
   the mesh's normalisation; the scan is given as is (all its points).
 Methods: hnf3d without refinement, hnf3d with --refine N steps, Poisson (Open3D, depth 8, normals estimated from 30
-neighbours and oriented by Open3D's consistent tangent planes, no density trimming). Metrics (hnf3d.metrics,
+neighbours and oriented by Open3D's consistent tangent planes, no density trimming). Metrics (hnf3d.eval.metrics,
 ONet protocol): Chamfer-L1 (unscaled), normal consistency, F@1% (and F@1.5%, F@2%); IoU is not used: several
 ground-truth meshes are not watertight.
 
@@ -82,14 +82,14 @@ class PeakRSS:
 
 def poisson(points: np.ndarray, depth: int = 8):
     """Open3D screened Poisson with estimated, consistently oriented normals: (trimesh.Trimesh, timings)."""
-    from hnf3d.evaluation import poisson_baseline
+    from hnf3d.eval.poisson import poisson_baseline
 
     return poisson_baseline(points, depth=depth)
 
 
 def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
     """[{name, kind, input (N,3), gt_points, gt_normals}] in the unit box, and the names of skipped cases."""
-    from hnf3d.geometry import unit_box_normalization
+    from hnf3d.data.normalization import unit_box_normalization
     from hnf3d.io import load_mesh, load_point_cloud
     from hnf3d.ops import sample_surface
 
@@ -136,7 +136,7 @@ def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
 
 
 def run_quality(rec, cases, refine: int) -> list[dict]:
-    from hnf3d.metrics import mesh_metrics
+    from hnf3d.eval.metrics import mesh_metrics
 
     rows = []
     for case in cases:
@@ -202,7 +202,7 @@ def run_speed(rec, sizes, resolutions) -> list[dict]:
 
 def run_extraction(resolutions) -> list[dict]:
     """Hierarchical vs dense extraction of analytic occupancy fields: points evaluated, seconds, same mesh?"""
-    from hnf3d.extraction import extract_mesh
+    from hnf3d.pipeline.extraction import extract_mesh
 
     def sphere(p):
         return 40.0 * (0.35 - np.linalg.norm(p, axis=1))
@@ -247,7 +247,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from hnf3d.reconstruction import Reconstructor
+    from hnf3d.pipeline.reconstructor import Reconstructor
 
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device=args.device)

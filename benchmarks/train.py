@@ -40,7 +40,8 @@ import torch
 from benchmarks._harness import environment, format_table, write_json_atomic
 from hnf3d.config import load_config
 from hnf3d.training.objectives import per_sample_gradients
-from hnf3d.training.trainer import build_model
+from hnf3d.models.build import build_model
+from hnf3d.training.trainer import ObjectiveModel
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES = {  # run order: cheapest expected first (see the module docstring on ru_maxrss)
@@ -92,6 +93,7 @@ def bench_objective(name: str, overrides: list[str], base: list[str], steps: int
     cfg = load_config(ROOT / "configs" / "base.yaml", overrides=base + overrides)
     torch.manual_seed(cfg.training.seed)
     model = build_model(cfg).to(device)
+    objective = ObjectiveModel(model, cfg.objective)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.training.lr)
     P = model.field.theta_0.numel() if hasattr(model.field, "theta_0") else None
     if P is None:
@@ -104,7 +106,7 @@ def bench_objective(name: str, overrides: list[str], base: list[str], steps: int
         t = None
         if cfg.objective.kind == "gradient_matching":
             t = torch.randint(0, model.field.T, (cfg.training.batch_size,), generator=t_gen).to(device)
-        loss, _ = model(batch["inputs"], x=batch["x"], occ=batch["occ"], t=t, theta_star=batch["theta_star"])
+        loss, _ = objective(batch["inputs"], x=batch["x"], occ=batch["occ"], t=t, theta_star=batch["theta_star"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,7 +1,19 @@
 """hnf3d: 3D reconstruction with hypernetwork fields.
 
-Import is cheap: submodules (io, ops, metrics, ...) load on first access, and optional backends
-(open3d, point-cloud-utils, triton) only when an op needs them.
+Package layout, in the order data flows (each layer imports only the ones before it):
+
+    io        files in and out (point clouds, meshes, checkpoints)
+    ops       geometry queries (winding number, occupancy, closest point, knn, ray casting, sampling)
+    vis       renders in the ONet camera convention, mesh previews
+    data      data sets, the ONet-layout builder, procedural shapes, normalisation
+    models    task network, encoders, the hypernetwork field; build.py makes and loads them
+    training  objectives, trainer, per-shape fitting
+    pipeline  inference: Reconstructor, input cleaning, refinement, extraction, export   (a leaf)
+    eval      the ONet protocol, metrics, the Poisson baseline, reports                 (a leaf)
+    cli       the command-line programs (tools/*.py wrap them)
+
+Import is cheap: subpackages load on first access (`hnf3d.ops`, `hnf3d.vis`, ...), and optional backends (open3d,
+point-cloud-utils, triton) only when an op needs them.
 """
 from __future__ import annotations
 
@@ -9,10 +21,16 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = ("io", "ops", "metrics", "geometry", "data", "models", "config", "training", "extraction",
-               "normals", "refine", "export", "reconstruction", "preview")
+_SUBMODULES = ("io", "ops", "vis", "data", "models", "training", "pipeline", "eval", "cli", "config")
 # public names defined in a submodule, loaded with it on first access
-_API = {"Reconstructor": "reconstruction", "extract_mesh": "extraction", "OccupancyNetwork": "export"}
+_API = {
+    "Reconstructor": "pipeline.reconstructor",
+    "extract_mesh": "pipeline.extraction",
+    "OccupancyNetwork": "pipeline.export",
+    "clean_points": "pipeline.inputs",
+    "mesh_metrics": "eval.metrics",
+    "render_preview": "vis.preview",
+}
 
 __all__ = ["__version__", "load_model", "reconstruct", *_SUBMODULES, *_API]
 
@@ -20,7 +38,7 @@ __all__ = ["__version__", "load_model", "reconstruct", *_SUBMODULES, *_API]
 def load_model(path="default", *, device="auto"):
     """`Reconstructor.load(path, device=device)`: a checkpoint path or a shipped model name ('default',
     'default-image')."""
-    from .reconstruction import Reconstructor
+    from .pipeline.reconstructor import Reconstructor
 
     return Reconstructor.load(path, device=device)
 
@@ -38,3 +56,7 @@ def __getattr__(name: str):
     if name in _API:
         return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
     raise AttributeError(f"module 'hnf3d' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

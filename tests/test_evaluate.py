@@ -164,7 +164,7 @@ def test_missing_mesh_is_an_empty_mesh(dataset, tmp_path, capsys):
     doc = results(out)
     row = next(r for r in doc["objects"] if r["model"] == "m1")
     assert row["status"].startswith("missing")
-    # ONet's policy (hnf3d.metrics.empty_mesh_metrics)
+    # ONet's policy (hnf3d.eval.metrics.empty_mesh_metrics)
     assert row["chamfer_l1"] == row["accuracy"] == row["completeness"] == pytest.approx(math.sqrt(3))
     assert row["chamfer_l2"] == 3.0 and row["normal_consistency"] == -1.0 and row["iou"] == 0.0
     assert row["fscore@0.01"] == row["fscore@0.015"] == row["fscore@0.02"] == 0.0
@@ -193,7 +193,8 @@ def test_poisson_baseline(dataset, tmp_path, capsys):
 
 def test_poisson_trim_and_same_inputs(dataset):
     pytest.importorskip("open3d")
-    from hnf3d.evaluation import poisson_baseline, protocol_dataset
+    from hnf3d.eval.poisson import poisson_baseline
+    from hnf3d.eval.protocol import protocol_dataset
 
     root, _ = dataset
     full, _ = protocol_dataset(str(root), split="test", seed=0)

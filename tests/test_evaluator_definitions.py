@@ -1,5 +1,5 @@
-"""hnf3d.metrics reproduces ONet's MeshEvaluator on meshes whose metrics are known in closed form, and
-hnf3d.evaluation aggregates like ONet (mean of class means). Complements tests/test_metrics.py (hand-computed
+"""hnf3d.eval.metrics reproduces ONet's MeshEvaluator on meshes whose metrics are known in closed form, and
+hnf3d.eval.protocol aggregates like ONet (mean of class means). Complements tests/test_metrics.py (hand-computed
 point pairs, brute force, sphere vs itself, one scaled sphere, the empty-mesh policy with IoU)."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from hnf3d.evaluation import class_means
-from hnf3d.metrics import mesh_metrics
+from hnf3d.eval.protocol import class_means
+from hnf3d.eval.metrics import mesh_metrics
 
 R = 0.5
 TAUS = (0.01, 0.015, 0.02)

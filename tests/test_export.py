@@ -1,4 +1,4 @@
-"""hnf3d.export: the per-shape occupancy network as plain data, evaluated with numpy alone."""
+"""hnf3d.pipeline.export: the per-shape occupancy network as plain data, evaluated with numpy alone."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from hnf3d.export import OccupancyNetwork
+from hnf3d.pipeline.export import OccupancyNetwork
 from hnf3d.models import TaskNetwork
 
 
@@ -54,7 +54,7 @@ def test_save_load_round_trip_and_errors(tmp_path):
 def test_the_evaluator_needs_numpy_only(tmp_path):
     _, _, occ = _net()
     occ.save(tmp_path / "s.npz")
-    code = ("import sys; sys.modules['torch'] = None; import hnf3d.export as e; "
+    code = ("import sys; sys.modules['torch'] = None; import hnf3d.pipeline.export as e; "
             f"n = e.OccupancyNetwork.load({str(tmp_path / 's.npz')!r}); print(n([[100.0, -5.0, 20.0]])[0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert np.isfinite(float(out.stdout))

@@ -1,9 +1,9 @@
-"""hnf3d.extraction: hierarchical (MISE-like) extraction against analytic occupancy functions and the dense grid."""
+"""hnf3d.pipeline.extraction: hierarchical (MISE-like) extraction against analytic occupancy functions and the dense grid."""
 import numpy as np
 import pytest
 import torch
 
-from hnf3d.extraction import extract_mesh, grid_points, probability_to_logit
+from hnf3d.pipeline.extraction import extract_mesh, grid_points, probability_to_logit
 
 # Signed distances (positive inside) scaled to logits: the surface is the 0.5 level (logit 0).
 SHARPNESS = 40.0

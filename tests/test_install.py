@@ -27,7 +27,7 @@ def run(code: str) -> subprocess.CompletedProcess:
 def test_import_and_ops_without_optional_backends():
     res = run(
         """
-        import hnf3d, hnf3d.ops as ops, hnf3d.io, hnf3d.metrics
+        import hnf3d, hnf3d.ops as ops, hnf3d.io, hnf3d.eval.metrics
         import numpy as np, trimesh
         m = trimesh.creation.icosphere(2)
         q = np.array([[0.0, 0, 0], [2.0, 0, 0]])

@@ -1,4 +1,4 @@
-"""hnf3d.metrics reproduces the ONet/ConvONet MeshEvaluator definitions."""
+"""hnf3d.eval.metrics reproduces the ONet/ConvONet MeshEvaluator definitions."""
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 import trimesh
 from scipy.spatial.distance import cdist
 
-from hnf3d.metrics import CHAMFER_L1_REPORT_SCALE, empty_mesh_metrics, iou, mesh_metrics, point_cloud_metrics
+from hnf3d.eval.metrics import CHAMFER_L1_REPORT_SCALE, empty_mesh_metrics, iou, mesh_metrics, point_cloud_metrics
 
 KEYS = {"chamfer_l1", "chamfer_l2", "accuracy", "completeness", "normal_consistency",
         "fscore@0.01", "fscore@0.015", "fscore@0.02"}

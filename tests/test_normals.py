@@ -1,9 +1,9 @@
-"""hnf3d.normals: PCA normals and their consistent orientation (minimum spanning tree propagation)."""
+"""hnf3d.pipeline.normals: PCA normals and their consistent orientation (minimum spanning tree propagation)."""
 import numpy as np
 import pytest
 import trimesh
 
-from hnf3d.normals import estimate_normals, orient_normals
+from hnf3d.pipeline.normals import estimate_normals, orient_normals
 
 
 def _surface(mesh, n, noise=0.0, seed=0):
@@ -60,7 +60,7 @@ def test_real_meshes_orient_across_creases_and_thin_parts(real_data):
     0.005 in the unit box). Without the edge cost's 'across' term, fandisk's seed-0
     sample with 16-neighbour normals came out 47% wrong (one tree edge across a thin wall flipped half the part);
     with it, 0.1%."""
-    from hnf3d.geometry import unit_box_normalization
+    from hnf3d.data.normalization import unit_box_normalization
     from hnf3d.io import load_mesh
     from hnf3d.ops import sample_surface
 

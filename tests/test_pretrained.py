@@ -4,8 +4,8 @@ import json
 import pytest
 import yaml
 
-from hnf3d.reconstruction import PRETRAINED, PRETRAINED_DIR, Reconstructor
-from hnf3d.training.checkpoint import load_checkpoint
+from hnf3d.pipeline.reconstructor import PRETRAINED, PRETRAINED_DIR, Reconstructor
+from hnf3d.io.checkpoint import load_checkpoint
 
 MAX_BYTES = 25_000_000
 NAMES = sorted(set(PRETRAINED.values()))

@@ -1,10 +1,10 @@
-"""hnf3d.preview: shaded ray-cast previews of a mesh (small images, so the suite stays quick)."""
+"""hnf3d.vis.preview: shaded ray-cast previews of a mesh (small images, so the suite stays quick)."""
 import numpy as np
 import pytest
 import trimesh
 from PIL import Image
 
-from hnf3d.preview import render_preview, save_preview
+from hnf3d.vis.preview import render_preview, save_preview
 
 SIZE = 96
 WHITE = np.array([255, 255, 255], dtype=np.uint8)

@@ -5,9 +5,10 @@ import trimesh
 
 import hnf3d
 from hnf3d.data.procedural import make_shape
-from hnf3d.geometry import unit_box_normalization
+from hnf3d.data.normalization import unit_box_normalization
 from hnf3d.ops import sample_surface
-from hnf3d.reconstruction import TARGET_SPACING, Reconstructor, clean_points, spacing_scale
+from hnf3d.pipeline.inputs import TARGET_SPACING, clean_points, spacing_scale
+from hnf3d.pipeline.reconstructor import Reconstructor
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_argument_errors(rec, chair_points):
 
 def test_image_model_on_rendered_and_array_inputs():
     rec = Reconstructor.load("default-image", device="cpu")
-    from hnf3d.render import onet_cameras, render_views
+    from hnf3d.vis.render import onet_cameras, render_views
 
     m = make_shape("table", 2)
     v = unit_box_normalization(np.asarray(m.vertices)).apply(np.asarray(m.vertices))

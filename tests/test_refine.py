@@ -1,11 +1,11 @@
-"""hnf3d.refine: winding-number pseudo-labels and test-time optimisation of the task network."""
+"""hnf3d.pipeline.refine: winding-number pseudo-labels and test-time optimisation of the task network."""
 import numpy as np
 import pytest
 import torch
 import trimesh
 
 from hnf3d.models import TaskNetwork
-from hnf3d.refine import pseudo_labels, refine_theta
+from hnf3d.pipeline.refine import pseudo_labels, refine_theta
 
 
 @pytest.fixture(scope="module")

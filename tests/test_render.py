@@ -1,11 +1,11 @@
-"""hnf3d.render: ONet's camera convention (checked on real ShapeNet samples) and the ray-cast renderer."""
+"""hnf3d.vis.render: ONet's camera convention (checked on real ShapeNet samples) and the ray-cast renderer."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import trimesh
 
-from hnf3d.render import ONET_CENTER, ONET_FOCAL, look_at, onet_cameras, project, render_view, render_views
+from hnf3d.vis.render import ONET_CENTER, ONET_FOCAL, look_at, onet_cameras, project, render_view, render_views
 
 OBJECTS = {  # the two real ShapeNet samples (docs/protocol.md): synset -> model id
     "04379243": "1a15e651e26622b0e5c7ea227b17d897",  # plain table

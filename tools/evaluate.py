@@ -12,7 +12,7 @@ trained run of that experiment config: training.out_dir/best.safetensors), --mes
 
 Protocol (docs/protocol.md): the inputs are 3000 points of pointcloud.npz with Gaussian noise sigma 0.005
 (drawn from --seed and the object's index, so every method gets the same noisy points), or view 000 of
-img_choy2016 for image models; meshes come from MISE 32^3 -> --resolution^3 and are scored by hnf3d.metrics
+img_choy2016 for image models; meshes come from MISE 32^3 -> --resolution^3 and are scored by hnf3d.eval.metrics
 (100k samples; Chamfer, accuracy, completeness, normal consistency, F-score at 1%, 1.5%, 2%) against
 pointcloud.npz, with IoU on points.npz when it exists. Per-class means, then the mean of the class means.
 
@@ -40,10 +40,7 @@ The table is also printed. Exit code: 0; 2 on a bad argument, data folder, split
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -51,14 +48,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "evaluate"
 MESH_EXTENSIONS = (".ply", ".obj", ".off", ".stl", ".glb", ".gltf")
-TABLE = (("iou", "IoU", 1.0), ("chamfer_l1", "Chamfer-L1 x10", 10.0), ("chamfer_l2", "Chamfer-L2", 1.0),
-         ("normal_consistency", "NC", 1.0), ("fscore@0.01", "F@1%", 1.0), ("fscore@0.015", "F@1.5%", 1.0),
-         ("fscore@0.02", "F@2%", 1.0))
-
 
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
@@ -163,43 +156,6 @@ def _find_mesh(folder: Path, category: str, model: str) -> Path | None:
     return None
 
 
-def _fmt(v: float, scale: float = 1.0) -> str:
-    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v * scale:.4f}"
-
-
-def markdown_table(result: dict, names: dict) -> str:
-    """The per-class table with the 'mean (of class means)' row; Chamfer-L1 x10, the rest unscaled."""
-    keys = [k for k, _, _ in TABLE if k in result["mean"]]
-    heads = [h for k, h, _ in TABLE if k in result["mean"]]
-    scale = {k: s for k, _, s in TABLE}
-    lines = ["| class | n | " + " | ".join(heads) + " | empty/missing |",
-             "|---|---|" + "---|" * len(heads) + "---|"]
-    bad: dict = {}
-    for p in result["problems"]:
-        bad[p["category"]] = bad.get(p["category"], 0) + 1
-    for cat, m in result["classes"].items():
-        label = names.get(cat, cat)
-        label = f"{label} ({cat})" if label != cat else cat
-        lines.append(f"| {label} | {m['n']} | " + " | ".join(_fmt(m.get(k), scale[k]) for k in keys)
-                     + f" | {bad.get(cat, 0)} |")
-    n = sum(m["n"] for m in result["classes"].values())
-    lines.append(f"| **mean (of class means)** | {n} | " + " | ".join(_fmt(result['mean'].get(k), scale[k])
-                                                                      for k in keys) + f" | {len(result['problems'])} |")
-    return "\n".join(lines)
-
-
-def _csv(rows: list) -> str:
-    fields: list = []
-    for r in rows:
-        fields += [k for k in r if k not in fields]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return buf.getvalue()
-
-
 def _write_text(path: Path, text: str) -> None:
     from hnf3d.io import atomic_write
 
@@ -226,8 +182,10 @@ def main(argv=None) -> int:
         warnings_seen.append(msg)
         print(f"{PROG}: warning: {msg}", file=sys.stderr)
 
-    from hnf3d.evaluation import INPUT_NOISE, N_INPUT_POINTS, evaluate_model, evaluate_objects, poisson_baseline
-    from hnf3d.training.checkpoint import CheckpointError
+    from hnf3d.eval.poisson import poisson_baseline
+    from hnf3d.eval.protocol import INPUT_NOISE, N_INPUT_POINTS, evaluate_model, evaluate_objects
+    from hnf3d.eval.report import markdown_table, objects_csv
+    from hnf3d.io.checkpoint import CheckpointError
 
     name = _name(args)
     out = Path(args.out) if args.out else Path("eval") / f"{name}-{args.split}"
@@ -241,7 +199,7 @@ def main(argv=None) -> int:
         return 2
     try:
         if args.checkpoint is not None:
-            from hnf3d.reconstruction import Reconstructor
+            from hnf3d.pipeline.reconstructor import Reconstructor
 
             rec = Reconstructor.load(args.checkpoint, device=args.device)
             if rec.kind == "image" and args.refine:
@@ -322,7 +280,7 @@ def main(argv=None) -> int:
               f"metrics on 100k samples; Chamfer-L1 printed x10 (results.csv / results.json: unscaled); "
               f"mean = mean of class means; empty or missing meshes scored with ONet's worst values.\n\n")
     _write_text(out / "results.md", header + table + "\n")
-    _write_text(out / "results.csv", _csv(result["objects"]))
+    _write_text(out / "results.csv", objects_csv(result["objects"]))
     doc = {"name": name, **method, "settings": settings, "mean": result["mean"], "classes": result["classes"],
            "objects": result["objects"], "problems": result["problems"], "chamfer_l1": "unscaled",
            "aggregation": "mean of class means", "reused": result["reused"], "computed": result["computed"]}

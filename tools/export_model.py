@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "export_model"
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         "",
         "## Metrics on the synthetic test split",
         "",
-        f"ONet/ConvONet protocol (hnf3d.evaluation): {'view 000' if cfg.data.input_type == 'image' else '3000 input points, noise 0.005'}, "
+        f"ONet/ConvONet protocol (hnf3d.eval.protocol): {'view 000' if cfg.data.input_type == 'image' else '3000 input points, noise 0.005'}, "
         f"MISE 32 to {metrics['settings']['resolution']}, threshold {metrics['threshold']}, 100k samples; mean of "
         f"class means. Chamfer-L1 is printed x10 (as papers do); the JSON holds it unscaled. "
         f"Numbers: `benchmarks/results/model-{name}.json`, written by tools/export_model.py.",
@@ -128,10 +128,10 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
 
-    from hnf3d.evaluation import evaluate_model
+    from hnf3d.eval.protocol import evaluate_model
     from hnf3d.io import atomic_write
-    from hnf3d.reconstruction import Reconstructor
-    from hnf3d.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from hnf3d.pipeline.reconstructor import Reconstructor
+    from hnf3d.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from hnf3d.config import save_config
 
     out_dir, results = Path(args.out_dir), Path(args.results)

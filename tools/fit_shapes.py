@@ -9,7 +9,7 @@ DIR is a mesh folder (hnf3d.data.MeshFolderDataset: queries sampled and labelled
 in the Occupancy Networks layout (hnf3d.data.ShapeNetDataset, its points.npz queries subsampled to
 --n-query-points). Shapes are fitted in parallel, --chunk at a time (hnf3d.training.fitting.fit_task_networks).
 
-The output (hnf3d.training.checkpoint format, safetensors) holds the tensors 'theta_star' (S, P) and 'theta_0'
+The output (hnf3d.io.checkpoint format, safetensors) holds the tensors 'theta_star' (S, P) and 'theta_0'
 (P,), and metadata 'fit_shapes' = {models: [{category, model}] in row order, task_network config, layout, steps,
 lr, optimizer, batch_points, seeds, compute: {wall_seconds, cpu_seconds, flops, ... summed over chunks}}.
 Exit code 0 on success, 2 on bad arguments or data (a one-line message on stderr).
@@ -25,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "fit_shapes"
 
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         import torch
 
         from hnf3d.models import TaskNetwork
-        from hnf3d.training.checkpoint import save_checkpoint
+        from hnf3d.io.checkpoint import save_checkpoint
         from hnf3d.training.fitting import fit_task_networks
 
         ds = _dataset(args)

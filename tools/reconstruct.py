@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Reconstruct a watertight mesh from a point cloud or a single image (hnf3d.reconstruction.Reconstructor).
+"""Reconstruct a watertight mesh from a point cloud or a single image (hnf3d.pipeline.reconstructor.Reconstructor).
 
     python tools/reconstruct.py --pc scan.ply                       # -> scan_hnf3d.ply, in the scan's units
     python tools/reconstruct.py --pc scan.pcd --refine 0 --out mesh.obj --preview mesh.png   # field only, < 1 s
@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "reconstruct"
 MESH_SAMPLES = 100_000  # points sampled from a mesh given as --pc
@@ -116,8 +116,8 @@ def main(argv=None) -> int:
         if not args.quiet:
             print(f"{PROG}: {msg}", file=sys.stderr)
 
-    from hnf3d.reconstruction import Reconstructor
-    from hnf3d.training.checkpoint import CheckpointError
+    from hnf3d.pipeline.reconstructor import Reconstructor
+    from hnf3d.io.checkpoint import CheckpointError
 
     try:
         t0 = time.perf_counter()
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     timings = {"load_model": t_load, "read": t_read, **mesh.metadata["hnf3d"]["timings"]}
     picture = None
     if args.preview:
-        from hnf3d.preview import render_preview
+        from hnf3d.vis.preview import render_preview
 
         t0 = time.perf_counter()
         picture = render_preview(mesh, up=(0.0, 1.0, 0.0))
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     save_mesh(mesh, out)
     if picture is not None:
-        from hnf3d.preview import write_png
+        from hnf3d.vis.preview import write_png
 
         write_png(picture, args.preview)
     timings["write"] = time.perf_counter() - t0

@@ -25,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "simulate_scan"
 DEFAULT_OFFSET = "1200,-300,2500"

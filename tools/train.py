@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "train"
 
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         return 2
 
     from hnf3d.config import ConfigError, load_config
-    from hnf3d.training.checkpoint import CheckpointError
+    from hnf3d.io.checkpoint import CheckpointError
 
     overrides = list(args.overrides)
     if args.max_steps is not None:

@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hnf3d._cli import ArgumentError, Parser  # noqa: E402
+from hnf3d.cli._common import ArgumentError, Parser  # noqa: E402
 
 PROG = "trajectory"
 
@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(path: str, device):
     """(cfg, model) from a trainer checkpoint; raises CheckpointError / ValueError on a bad one."""
-    from hnf3d.training.checkpoint import CheckpointError
-    from hnf3d.training.trainer import load_trained_model
+    from hnf3d.io.checkpoint import CheckpointError
+    from hnf3d.models.build import load_trained_model
 
     if not os.path.isfile(path):
         raise CheckpointError(path, "file not found")
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     except ArgumentError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    from hnf3d.training.checkpoint import CheckpointError
+    from hnf3d.io.checkpoint import CheckpointError
 
     try:
         result = run(args)

@@ -8,7 +8,7 @@ world = p * scale + loc, as ONet's sample_mesh.py):
                         robust on open or non-watertight meshes); loc (3,) float32, scale () float32
     points_surface.npz  (optional) n_surface surface samples + N(0, sigma^2) noise, same keys as points.npz
     pointcloud.npz      n_points area-weighted surface samples: points, normals float16; loc, scale
-    img_choy2016/       000.jpg ... 137 x 137 renders + cameras.npz (camera_mat_i, world_mat_i; hnf3d.render)
+    img_choy2016/       000.jpg ... 137 x 137 renders + cameras.npz (camera_mat_i, world_mat_i; hnf3d.vis.render)
 
 Crash safety: every file is written atomically into a hidden sibling folder `.<id>.tmp-<pid>-<n>`, the completion
 marker `.done` is written last, and only then is the folder renamed to `<id>`. A folder without the marker is
@@ -60,7 +60,7 @@ def normalize_mesh(vertices, faces, name: str = "mesh") -> tuple[np.ndarray, np.
 
     Raises DegenerateMeshError (naming `name`) for no faces, non-finite vertices, zero extent or zero area.
     """
-    from ..geometry import unit_box_normalization
+    from .normalization import unit_box_normalization
 
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
@@ -129,7 +129,7 @@ def build_object(mesh_path, out_dir, *, n_points: int = 100_000, n_surface: int 
 
     from ..io import load_mesh
     from ..ops import sample_exposed_surface, sample_near_surface, sample_uniform
-    from ..render import onet_cameras, render_views
+    from ..vis.render import onet_cameras, render_views
 
     for name, value in (("n_points", n_points), ("n_surface", n_surface), ("n_views", n_views)):
         if isinstance(value, bool) or int(value) != value or value < 0:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..geometry import unit_box_normalization
+from .normalization import unit_box_normalization
 from ..io import MESH_READ_EXTENSIONS, load_mesh
 from ..ops import occupancy, sample_exposed_surface, sample_near_surface, sample_uniform
 from .transforms import add_noise, collate, item_rng, torch_seed

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .atomic import atomic_write
 from .errors import FileFormatError, NonFiniteWarning
 from .lzf import LZFError, lzf_decompress
-from .mesh import MESH_READ_EXTENSIONS, MESH_WRITE_EXTENSIONS, load_mesh, save_mesh
+from .mesh import MESH_READ_EXTENSIONS, MESH_WRITE_EXTENSIONS, load_mesh, mesh_arrays, save_mesh
 from .point_cloud_io import (
     POINT_CLOUD_READ_EXTENSIONS,
     POINT_CLOUD_WRITE_EXTENSIONS,
@@ -31,6 +31,7 @@ __all__ = [
     "save_point_cloud",
     "load_mesh",
     "save_mesh",
+    "mesh_arrays",
     "FileFormatError",
     "NonFiniteWarning",
     "atomic_write",

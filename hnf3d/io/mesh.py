@@ -119,6 +119,21 @@ def _drop_non_finite(file: Path, mesh: "trimesh.Trimesh") -> "trimesh.Trimesh":
     return trimesh.Trimesh(vertices=vertices[finite], faces=new_index[faces[keep_face]], process=False)
 
 
+def mesh_arrays(mesh, name: str = "mesh") -> tuple[np.ndarray, np.ndarray]:
+    """trimesh.Trimesh (or anything with .vertices and .faces) or a (vertices, faces) pair -> vertices (V, 3)
+    float64, faces (F, 3) int64. Raises TypeError naming `name` for anything else."""
+    try:
+        vertices, faces = mesh.vertices, mesh.faces
+    except AttributeError:
+        try:
+            vertices, faces = mesh
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: expected a trimesh.Trimesh or a (vertices, faces) pair, "
+                            f"got {type(mesh).__name__}") from exc
+    return (np.asarray(vertices, dtype=np.float64).reshape(-1, 3),
+            np.asarray(faces, dtype=np.int64).reshape(-1, 3))
+
+
 def save_mesh(mesh: "trimesh.Trimesh", path: PathLike) -> None:
     """Save atomically as .ply (binary), .obj, .off, .stl or .glb (by extension) through trimesh's exporters.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .encoders import IMAGE_MEAN, IMAGE_STD, ImageEncoder, ResnetBlockFC, ResnetPointNet
 from .field import HyperNetField
-from .task_network import ParamEntry, ParamLayout, TaskNetwork, occupancy_logits_numpy, positional_encoding
+from .task_network import ParamEntry, ParamLayout, TaskNetwork, positional_encoding
 
 __all__ = [
     "HyperNetField",
@@ -15,7 +15,6 @@ __all__ = [
     "ParamLayout",
     "ParamEntry",
     "positional_encoding",
-    "occupancy_logits_numpy",
     "ResnetPointNet",
     "ResnetBlockFC",
     "ImageEncoder",

@@ -9,8 +9,8 @@ gradients with one `autograd.grad` call.
 vector, read from the module's own parameters) is the single source of the weight layout: hypernetwork heads,
 checkpoints and weight export are sized from it, never typed by hand.
 
-`occupancy_logits_numpy` evaluates the same function with numpy alone, from a flat vector and the layout's
-`to_dict()`, for pipelines that query exported weights without the torch model code.
+hnf3d.pipeline.export.task_network_logits evaluates the same function with numpy alone, from a flat vector and
+the layout's `to_dict()`, for pipelines that query exported weights without the torch model code.
 """
 from __future__ import annotations
 
@@ -19,14 +19,13 @@ import operator
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 LAYOUT_VERSION = 1
 
-# name -> torch function; the numpy evaluator (hnf3d.export.ACTIVATIONS) has the same set
+# name -> torch function; the numpy evaluator (hnf3d.pipeline.export.ACTIVATIONS) has the same set
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "softplus": F.softplus,
@@ -299,19 +298,3 @@ class TaskNetwork(nn.Module):
     def extra_repr(self) -> str:
         return f"n_frequencies={self.n_frequencies}, hidden={list(self.hidden)}, activation={self.activation!r}, " \
                f"P={self._layout.total}"
-
-
-def occupancy_logits_numpy(x, flat, layout: Mapping | ParamLayout, activation: str = "relu",
-                           chunk: int = 65536) -> np.ndarray:
-    """The task network's logits with numpy alone (no torch model code needed to query exported weights).
-
-    x: array of shape (N, 3) query points. flat: array of shape (P,) weights. layout: `ParamLayout.to_dict()`
-    (or a ParamLayout) of a `TaskNetwork`: alternating (out, in) weights and (out,) biases, layer by layer.
-    activation: the network's activation (`TaskNetwork.config()["activation"]`); the number of frequencies is
-    read from the first layer's input width (3 + 6 L). Points are processed `chunk` at a time.
-    Returns logits of shape (N,), float32 when x and flat are float32, else float64.
-    """
-    from ..export import task_network_logits
-
-    lay = layout if isinstance(layout, ParamLayout) else ParamLayout.from_dict(layout)
-    return task_network_logits(x, flat, lay.to_dict(), activation, chunk=chunk)

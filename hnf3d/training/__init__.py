@@ -1,19 +1,13 @@
 """hnf3d.training: objectives, trainer and checkpoints.
 
-Checkpoints (`hnf3d.training.checkpoint`): one safetensors file with the JSON metadata in its header, written
-atomically, never pickled; `pack_training_state` / `unpack_training_state` save and restore a model, its
-optimizer and every RNG so that a resumed run continues bit-identically.
+Checkpoints: the file format (one safetensors file with the JSON metadata in its header, written atomically, never
+pickled) is hnf3d.io.checkpoint; `pack_training_state` / `unpack_training_state` (hnf3d.training.checkpoint) save
+and restore a model, its optimizer and every RNG so that a resumed run continues bit-identically.
 """
 from __future__ import annotations
 
-from .checkpoint import (
-    CheckpointError,
-    checkpoint_path,
-    load_checkpoint,
-    pack_training_state,
-    save_checkpoint,
-    unpack_training_state,
-)
+from ..io.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
+from .checkpoint import pack_training_state, unpack_training_state
 from .objectives import (
     direct_loss,
     gradient_matching_loss,
@@ -24,7 +18,7 @@ from .objectives import (
     task_loss_per_sample,
     weights_loss,
 )
-from .trainer import Model, Trainer, build_datasets, build_model
+from .trainer import ObjectiveModel, Trainer, build_datasets
 
 __all__ = [
     "CheckpointError",
@@ -41,8 +35,7 @@ __all__ = [
     "step",
     "task_loss_per_sample",
     "weights_loss",
-    "Model",
+    "ObjectiveModel",
     "Trainer",
     "build_datasets",
-    "build_model",
 ]

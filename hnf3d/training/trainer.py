@@ -1,7 +1,7 @@
 """The training loop: encoder + hypernetwork field trained with an objective (design.md sections 1, 2, 6).
 
-`build_model(cfg)` -> `Model` (encoder, field, task network; theta_0 = TaskNetwork.theta_0(cfg.training.seed)),
-`build_datasets(cfg)` -> (train, val) and `Trainer(cfg, out_dir, resume=False).train(max_steps=None)`.
+The model comes from hnf3d.models.build (`build_model(cfg)`, shared with inference); `ObjectiveModel` adds the
+objective's loss to it. `build_datasets(cfg)` -> (train, val) and `Trainer(cfg, out_dir, resume=False).train(max_steps=None)`.
 
 Reproducibility and exact resume:
 
@@ -45,12 +45,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..config import Config, config_to_dict, save_config
-from ..models import HyperNetField, ImageEncoder, ResnetPointNet, TaskNetwork
-from .checkpoint import CheckpointError, load_checkpoint, pack_training_state, save_checkpoint, \
-    unpack_training_state
+from ..models import TaskNetwork
+from ..models.build import Model, build_model
+from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import pack_training_state, unpack_training_state
 from .objectives import objective_loss, sample_t
 
-__all__ = ["Model", "Trainer", "build_datasets", "build_model", "load_trained_model", "resolve_device", "LOG_COLUMNS"]
+__all__ = ["ObjectiveModel", "Trainer", "build_datasets", "resolve_device", "LOG_COLUMNS"]
 
 LOG_COLUMNS = ("step", "loss", "task_loss", "raw_loss", "step_norm", "t_mean", "val_iou", "seconds")
 KILL_ENV = "HNF3D_TEST_KILL_AT_STEP"
@@ -61,70 +62,21 @@ _EPOCH_SEED_STRIDE = 1_000_003
 # Model
 
 
-class Model(nn.Module):
-    """Encoder + hypernetwork field + task network. ``forward`` returns the objective's (loss, stats) so that a
-    DistributedDataParallel wrapper sees one forward per step. The task network's own parameters are frozen
-    (requires_grad False): it is only evaluated with the field's per-sample weights."""
+class ObjectiveModel(nn.Module):
+    """A Model and its training objective: ``forward`` returns the objective's (loss, stats), so that a
+    DistributedDataParallel wrapper sees one forward per step. Holds no parameters of its own: the Model's state
+    (what checkpoints store) is unchanged."""
 
-    def __init__(self, encoder: nn.Module, field: HyperNetField, task_net: TaskNetwork, objective_cfg):
+    def __init__(self, model: Model, objective_cfg):
         super().__init__()
-        self.encoder = encoder
-        self.field = field
-        self.task_net = task_net
+        self.model = model
         self.objective_cfg = objective_cfg
-        for p in self.task_net.parameters():
-            p.requires_grad_(False)
 
     def forward(self, inputs: torch.Tensor, x: Optional[torch.Tensor] = None, occ: Optional[torch.Tensor] = None,
                 t: Optional[torch.Tensor] = None, theta_star: Optional[torch.Tensor] = None):
-        c = self.encoder(inputs)
-        return objective_loss(self.objective_cfg, self.field, self.task_net, c, x=x, occ=occ,
-                              theta_star=theta_star, t=t)
-
-    @torch.no_grad()
-    def predict_theta(self, inputs: torch.Tensor) -> torch.Tensor:
-        """theta = Phi(T, c(inputs)), shape (B, P)."""
-        c = self.encoder(inputs)
-        return self.field(float(self.field.T), c)
-
-
-def build_model(cfg: Config) -> Model:
-    """The Model of `cfg`: encoder (pointnet / resnet), HyperNetField over the task network's layout, theta_0 from
-    cfg.training.seed."""
-    task_net = TaskNetwork(n_frequencies=cfg.task_network.n_frequencies, hidden=cfg.task_network.hidden)
-    layout = task_net.param_layout()
-    theta_0 = task_net.theta_0(cfg.training.seed)
-    if cfg.encoder.kind == "pointnet":
-        encoder: nn.Module = ResnetPointNet(c_dim=cfg.encoder.c_dim, hidden=cfg.encoder.hidden)
-    else:
-        encoder = ImageEncoder(c_dim=cfg.encoder.c_dim, width=cfg.encoder.hidden, img_size=cfg.data.img_size)
-    f = cfg.field
-    field = HyperNetField(layout, theta_0, c_dim=cfg.encoder.c_dim, T=f.T, width=f.width, depth=f.depth,
-                          heads=f.heads, max_token_size=f.max_token_size)
-    return Model(encoder, field, task_net, cfg.objective)
-
-
-def load_trained_model(path: str | os.PathLike) -> tuple[Config, Model, dict]:
-    """(config, Model on the CPU in eval mode, checkpoint metadata) of a checkpoint written by the Trainer or by
-    tools/export_model.py. Raises CheckpointError naming the file when it has no usable config or its weights do
-    not fit the model its config describes (and FileNotFoundError when it is missing)."""
-    from ..config import ConfigError, config_from_dict
-
-    tensors, metadata = load_checkpoint(path)
-    extra = metadata.get("extra") if isinstance(metadata, dict) else None
-    if not isinstance(extra, dict) or not isinstance(extra.get("config"), dict):
-        raise CheckpointError(path, "metadata has no extra.config: not a checkpoint of tools/train.py")
-    try:
-        cfg = config_from_dict(extra["config"], source=f"{path}:extra.config")
-    except ConfigError as exc:
-        raise CheckpointError(path, f"its config does not load: {exc}") from None
-    model = build_model(cfg)
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(path, f"model state does not fit the model: {exc}") from None
-    return cfg, model.eval(), metadata
+        m = self.model
+        c = m.encoder(inputs)
+        return objective_loss(self.objective_cfg, m.field, m.task_net, c, x=x, occ=occ, theta_star=theta_star, t=t)
 
 
 def build_datasets(cfg: Config):
@@ -315,9 +267,9 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net: nn.Module = DDP(self.model, device_ids=ids)
+            self.net: nn.Module = DDP(ObjectiveModel(self.model, cfg.objective), device_ids=ids)
         else:
-            self.net = self.model
+            self.net = ObjectiveModel(self.model, cfg.objective)
 
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -138,7 +138,7 @@ def test_points_labels_and_surface(two_categories, name):
 def test_rendered_views_show_the_points(two_categories):
     from PIL import Image
 
-    from hnf3d.render import project
+    from hnf3d.vis.render import project
 
     _, out = two_categories
     for name in ("sphere", "box", "torus"):
@@ -333,7 +333,7 @@ def test_overlapping_parts_get_union_labels_and_an_exposed_point_cloud(tmp_path)
     """A procedural chair (closed parts overlapping, no boolean union): uniform labels equal the union of the
     parts, and pointcloud.npz holds no point buried inside another part."""
     from hnf3d.data.procedural import make_parts
-    from hnf3d.geometry import unit_box_normalization
+    from hnf3d.data.normalization import unit_box_normalization
     from hnf3d.ops import winding_number
 
     parts = make_parts("chair", 11)

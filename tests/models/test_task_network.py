@@ -9,7 +9,8 @@ from torch.func import functional_call
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
-from hnf3d.models import ParamLayout, TaskNetwork, occupancy_logits_numpy, positional_encoding
+from hnf3d.models import ParamLayout, TaskNetwork, positional_encoding
+from hnf3d.pipeline.export import task_network_logits
 
 DEFAULT_P = 27 * 128 + 128 + 2 * (128 * 128 + 128) + 128 + 1
 
@@ -220,19 +221,19 @@ def test_numpy_evaluator_equals_forward(config):
     with torch.no_grad():
         ref = net(x[None], flat)[0].numpy()
     layout = json.loads(json.dumps(net.param_layout().to_dict()))
-    out = occupancy_logits_numpy(x.numpy(), flat.numpy(), layout, activation=net.activation, chunk=300)
+    out = task_network_logits(x.numpy(), flat.numpy(), layout, activation=net.activation, chunk=300)
     assert out.shape == (1000,) and out.dtype == np.float32
     np.testing.assert_allclose(out, ref, atol=1e-5, rtol=1e-5)
-    out64 = occupancy_logits_numpy(x.numpy().astype(np.float64), flat.numpy(), layout, net.activation)
+    out64 = task_network_logits(x.numpy().astype(np.float64), flat.numpy(), layout, net.activation)
     np.testing.assert_allclose(out64, ref, atol=1e-5, rtol=1e-5)
 
 
 def test_numpy_evaluator_checks_its_inputs():
     layout = TaskNetwork().param_layout().to_dict()
     with pytest.raises(ValueError, match=r"flat: expected shape \(36737,\)"):
-        occupancy_logits_numpy(np.zeros((4, 3)), np.zeros(10), layout)
+        task_network_logits(np.zeros((4, 3)), np.zeros(10), layout)
     with pytest.raises(ValueError, match=r"x: expected shape \(N, 3\)"):
-        occupancy_logits_numpy(np.zeros((4, 2)), np.zeros(36737), layout)
+        task_network_logits(np.zeros((4, 2)), np.zeros(36737), layout)
 
 
 def test_params_must_match_the_dtype_of_x():

@@ -1,4 +1,4 @@
-"""hnf3d.training.checkpoint: safetensors + JSON metadata, atomic writes, clear errors, bit-exact resume."""
+"""hnf3d.io.checkpoint and hnf3d.training.checkpoint: safetensors + JSON metadata, atomic writes, clear errors, bit-exact resume."""
 from __future__ import annotations
 
 import contextlib
@@ -108,7 +108,7 @@ def test_atomic_failure_keeps_previous_checkpoint(tmp_path, monkeypatch):
 
 
 def test_interrupt_mid_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
-    import hnf3d.training.checkpoint as ckpt_module
+    import hnf3d.io.checkpoint as ckpt_module
 
     path = save_checkpoint(tmp_path / "c", tensors={"x": torch.zeros(10)}, metadata={"step": 1})
     real_atomic_write = ckpt_module.atomic_write

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hnf3d.models import TaskNetwork
-from hnf3d.training.checkpoint import load_checkpoint
+from hnf3d.io.checkpoint import load_checkpoint
 from hnf3d.training.fitting import fit_task_networks, macs_per_point
 from _tools import load_script  # noqa: E402
 

@@ -113,7 +113,7 @@ def test_outputs_of_a_run(straight_run):
     snap_tensors, snap = load_checkpoint(out / "step_000005.safetensors")
     assert snap["step"] == 5 and not any(k.startswith("optim.") for k in snap_tensors)
     assert snap["extra"]["seconds"] <= extra["seconds"]
-    from hnf3d.training.trainer import load_trained_model
+    from hnf3d.models.build import load_trained_model
 
     _, model, _ = load_trained_model(out / "step_000002.safetensors")
     assert max_diff(model_tensors(out / "step_000002.safetensors"),

@@ -6,7 +6,7 @@ field was trained to shortcut, on this one shape:
 
 1. pseudo-labels: space is labelled inside/outside by the point cloud's generalised winding number
    (hnf3d.ops.point_cloud_winding_number, Barill et al. 2018) with consistently oriented normals
-   (hnf3d.normals), at query points spread uniformly over the box and concentrated near the points (where the
+   (hnf3d.pipeline.normals), at query points spread uniformly over the box and concentrated near the points (where the
    surface is decided);
 2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c).
 
@@ -41,7 +41,7 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
     bounds: optional (lo (3,), hi (3,)): queries outside this box are labelled outside whatever the winding
     number says (an object lies within the bounding box of points sampled all over it; where a scan is open or
     inconsistently oriented, its winding number is not reliable far from the points)."""
-    from .ops import estimate_point_areas, point_cloud_winding_number
+    from ..ops import estimate_point_areas, point_cloud_winding_number
 
     points = points.float()
     normals = normals.float()

@@ -19,6 +19,9 @@ import os
 import numpy as np
 import torch
 
+from ..io.mesh import mesh_arrays
+from .render import look_at
+
 FOV_DEG = 35.0
 MARGIN = 1.1  # the bounding sphere fills 1 / MARGIN of the half field of view
 AMBIENT, KEY, FILL = 0.2, 0.8, 0.35  # light intensities; their sum may exceed 1, the result is clipped
@@ -32,29 +35,6 @@ def _unit(v, name: str) -> np.ndarray:
     if n == 0.0:
         raise ValueError(f"{name}: the direction has zero length")
     return a / n
-
-
-def _mesh_arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
-    """trimesh.Trimesh or (vertices, faces) -> vertices (V, 3) float64, faces (F, 3) int64."""
-    if hasattr(mesh, "vertices") and hasattr(mesh, "faces"):
-        vertices, faces = mesh.vertices, mesh.faces
-    else:
-        vertices, faces = mesh
-    v = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
-    f = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    return v, f
-
-
-def _camera(view: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """Rows: right, up (in the image), forward (from the camera towards the object), all unit length."""
-    forward = -view
-    right = np.cross(forward, up)
-    norm = float(np.linalg.norm(right))
-    if norm < 1e-9:
-        raise ValueError(f"view: the direction {tuple(view)} is parallel to up {tuple(up)}; the camera roll is "
-                         f"undefined")
-    right /= norm
-    return np.stack([right, np.cross(right, forward), forward])
 
 
 def render_preview(mesh, *, size: int = 512, view: tuple[float, float, float] = (1.0, 0.8, 1.6),
@@ -71,11 +51,12 @@ def render_preview(mesh, *, size: int = 512, view: tuple[float, float, float] = 
         raise ValueError(f"size: expected an integer in [16, 4096], got {size!r}")
     size = int(size)
     view_dir, up_dir = _unit(view, "view"), _unit(up, "up")
-    rot = _camera(view_dir, up_dir)
+    right, down, forward = look_at(view_dir, np.zeros(3), up_dir)
+    rot = np.stack([right, -down, forward])  # rows: right, up in the image, forward
     base = np.asarray(color, dtype=np.float64).reshape(3)
     image = np.empty((size, size, 3), dtype=np.uint8)
     image[...] = np.clip(np.round(np.asarray(background, dtype=np.float64).reshape(3)), 0, 255).astype(np.uint8)
-    vertices, faces = _mesh_arrays(mesh)
+    vertices, faces = mesh_arrays(mesh)
     if faces.shape[0] == 0:
         return image
 
@@ -95,7 +76,7 @@ def render_preview(mesh, *, size: int = 512, view: tuple[float, float, float] = 
     dirs = dirs.reshape(-1, 3)
     origins = np.broadcast_to(eye, dirs.shape)
 
-    from .ops import cast_rays
+    from ..ops import cast_rays
 
     hits = cast_rays(torch.from_numpy(v), torch.from_numpy(faces), torch.from_numpy(np.ascontiguousarray(origins)),
                      torch.from_numpy(dirs))
@@ -119,7 +100,7 @@ def save_preview(mesh, path, **kwargs) -> None:
     """
     if not os.fspath(path).lower().endswith(".png"):
         raise ValueError(f"{os.fspath(path)}: a preview is a PNG image, the path must end in .png")
-    from .io.atomic import check_output_path
+    from ..io.atomic import check_output_path
 
     check_output_path(path)  # fail on a missing folder before spending time on rendering
     write_png(render_preview(mesh, **kwargs), path)
@@ -129,7 +110,7 @@ def write_png(image: np.ndarray, path) -> None:
     """Write an (H, W, 3) uint8 image as a PNG atomically (temp file, fsync, rename)."""
     from PIL import Image
 
-    from .io import atomic_write
+    from ..io import atomic_write
 
     with atomic_write(path) as f:
         Image.fromarray(image).save(f, format="PNG")

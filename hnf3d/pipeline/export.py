@@ -104,7 +104,7 @@ class OccupancyNetwork:
     """One shape's occupancy network, evaluable in the input's world units.
 
     weights: (P,) float32 theta. layout: ParamLayout.to_dict() of the task network. activation: its activation.
-    loc (3,), scale: the normalisation, world = unit * scale + loc (hnf3d.geometry.Normalization).
+    loc (3,), scale: the normalisation, world = unit * scale + loc (hnf3d.data.normalization.Normalization).
     threshold: the occupancy probability at which the reconstruction put the surface.
     """
 

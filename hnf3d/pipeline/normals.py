@@ -1,6 +1,6 @@
 """Normals of a raw point cloud: estimation (PCA of the k nearest neighbours) and consistent orientation.
 
-Scans rarely come with normals, and the test-time refinement (hnf3d.refine) needs oriented ones to label space by
+Scans rarely come with normals, and the test-time refinement (hnf3d.pipeline.refine) needs oriented ones to label space by
 the point cloud's winding number. Orientation follows Hoppe et al. (1992), as Open3D's
 `orient_normals_consistent_tangent_plane` does: build the k-nearest-neighbour graph with edge cost
 1 - |n_i . n_j|, take its minimum spanning tree (flipping along a tree edge is trustworthy where the tangent
@@ -28,7 +28,7 @@ def _as_points(points, name: str = "points") -> np.ndarray:
 
 def _knn_index(points: np.ndarray, k: int) -> np.ndarray:
     """(N, k) indices of each point's k nearest OTHER points."""
-    from .ops import knn
+    from ..ops import knn
 
     k_eff = min(k + 1, len(points))
     idx = knn(points, points, k=k_eff).index

@@ -3,12 +3,12 @@
     from hnf3d import Reconstructor
     rec = Reconstructor.load("default")                   # the shipped point-cloud model (hnf3d/pretrained/)
     mesh = rec.reconstruct(points)                        # (N, 3) array in any units -> watertight trimesh.Trimesh
-    mesh = rec.reconstruct(points, refine_steps=300)      # + test-time refinement (hnf3d.refine)
-    net = rec.predict_weights(points)                     # hnf3d.export.OccupancyNetwork: query occupancy anywhere
+    mesh = rec.reconstruct(points, refine_steps=300)      # + test-time refinement (hnf3d.pipeline.refine)
+    net = rec.predict_weights(points)                     # hnf3d.pipeline.export.OccupancyNetwork: query occupancy anywhere
 
 Data flow (docs: design.md section 5): clean (drop NaN/Inf, duplicates; subsample huge scans) -> normalise to the
 unit box the model was trained in (ONet: bounding-box centre and largest side; or POCO-style, by point spacing)
--> encode c -> theta = Phi(T, c) -> optional refinement -> hierarchical extraction (hnf3d.extraction) -> back to
+-> encode c -> theta = Phi(T, c) -> optional refinement -> hierarchical extraction (hnf3d.pipeline.extraction) -> back to
 the input's frame and units. Each call records the seconds of each stage in `mesh.metadata["hnf3d"]["timings"]`.
 
 Every random choice (subsampling, refinement) is drawn from `seed`: the same input and seed give the same mesh.
@@ -19,28 +19,25 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-__all__ = ["PRETRAINED", "CleanedPoints", "Reconstructor", "clean_points", "pretrained_path", "spacing_scale"]
+from .._checks import check_device
+from .inputs import MAX_POINTS, clean_points, image_tensor, spacing_scale
 
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+__all__ = ["PRETRAINED", "Reconstructor", "pretrained_path"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 PRETRAINED = {"default": "pointcloud", "default-pointcloud": "pointcloud", "default-image": "image"}
 """Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card)."""
 
-MIN_POINTS = 16
-MAX_POINTS = 1_000_000
 REFINE_POINTS = 20_000  # scan points used for normals and pseudo-labels (more average out noise; 5000 measured worse)
 REFINE_LR = 1e-2  # Adam learning rate of the refinement
 BOUNDS_MARGIN = 0.02  # refinement labels: outside beyond the points' bounding box plus this (unit-box units)
 NORMAL_K = 30  # neighbours of the PCA normals of a scan without normals (as the Poisson baseline uses)
-# Median nearest-neighbour distance of 3000 points on a unit-box shape: the scale 'spacing' normalisation aims at.
-# A test (tests/test_reconstruction.py) checks it against the procedural training shapes.
-TARGET_SPACING = 0.0105
 
 
 def pretrained_path(name: str) -> Path:
@@ -49,71 +46,6 @@ def pretrained_path(name: str) -> Path:
         raise ValueError(f"model name {name!r}: expected a checkpoint path or one of {sorted(PRETRAINED)}")
     return PRETRAINED_DIR / f"{PRETRAINED[name]}.safetensors"
 
-
-@dataclass
-class CleanedPoints:
-    """Result of `clean_points`: points (N, 3) float64, normals (N, 3) float64 or None, and what was done."""
-
-    points: np.ndarray
-    normals: Optional[np.ndarray]
-    messages: list = field(default_factory=list)
-
-
-def clean_points(points, normals=None, *, max_points: int = MAX_POINTS, seed: int = 0,
-                 min_points: int = MIN_POINTS, name: str = "points") -> CleanedPoints:
-    """Drop points with NaN/Inf coordinates, exact duplicates, and subsample (seeded) to `max_points`.
-
-    points: (N, 3); normals: (N, 3) or None (rows follow the points). Each step that changes the data adds a
-    message (nothing is dropped silently). Raises ValueError naming `name` when fewer than `min_points` usable
-    points remain."""
-    p = np.asarray(points, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise ValueError(f"{name}: expected an array of shape (N, 3), got {p.shape}")
-    n = None if normals is None else np.asarray(normals, dtype=np.float64)
-    if n is not None and n.shape != p.shape:
-        raise ValueError(f"normals: expected shape {p.shape} (that of {name}), got {n.shape}")
-    messages = []
-    keep = np.isfinite(p).all(1)
-    if n is not None:
-        bad_n = ~np.isfinite(n).all(1) & keep
-        if bad_n.any():
-            messages.append(f"ignored the normals: {int(bad_n.sum())} of them are NaN/Inf")
-            n = None
-    if not keep.all():
-        messages.append(f"dropped {int((~keep).sum())} of {len(p)} points with NaN/Inf coordinates")
-        p = p[keep]
-        n = None if n is None else n[keep]
-    if len(p):
-        _, first = np.unique(p, axis=0, return_index=True)
-        if len(first) < len(p):
-            first.sort()  # keep the input order
-            messages.append(f"removed {len(p) - len(first)} duplicate points")
-            p = p[first]
-            n = None if n is None else n[first]
-    if len(p) < min_points:
-        raise ValueError(f"{name}: {len(p)} usable points (after removing NaN/Inf and duplicates); "
-                         f"at least {min_points} are needed")
-    if len(p) > max_points:
-        pick = np.sort(np.random.default_rng(seed).choice(len(p), max_points, replace=False))
-        messages.append(f"subsampled {len(p)} points to {max_points} (seed {seed})")
-        p = p[pick]
-        n = None if n is None else n[pick]
-    return CleanedPoints(p, n, messages)
-
-
-def spacing_scale(points: np.ndarray, seed: int = 0, sample: int = 3000) -> float:
-    """POCO-style scale: the factor that maps the median nearest-neighbour distance of `sample` random points of
-    the cloud (N, 3) to TARGET_SPACING, i.e. the density the model saw in training."""
-    from scipy.spatial import cKDTree
-
-    rng = np.random.default_rng(seed)
-    sub = points if len(points) <= sample else points[rng.choice(len(points), sample, replace=False)]
-    d, _ = cKDTree(sub).query(sub, k=2)
-    spacing = float(np.median(d[:, 1]))
-    if not spacing > 0:
-        raise ValueError("points: zero nearest-neighbour spacing; cannot normalise by spacing")
-    # fewer points than `sample` are sparser: compare at equal counts (spacing ~ 1/sqrt(n) on a surface)
-    return spacing / TARGET_SPACING * math.sqrt(len(sub) / sample)
 
 
 def _resolution_steps(resolution: int) -> tuple[int, int]:
@@ -163,7 +95,7 @@ class Reconstructor:
 
         device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ... Raises FileNotFoundError for a missing
         file and hnf3d.training.CheckpointError (a ValueError) naming the file when it is not a usable model."""
-        from .training.trainer import load_trained_model
+        from ..models.build import load_trained_model
 
         name = os.fspath(path)
         file = pretrained_path(name) if name in PRETRAINED else Path(name)
@@ -174,7 +106,7 @@ class Reconstructor:
         cfg, model, meta = load_trained_model(file)
         extra = meta["extra"]
         info = {"step": meta.get("step"), "val_iou": extra.get("val_iou"), "name": cfg.name}
-        return cls(model, cfg, device=_device(device), source=str(file), info=info)
+        return cls(model, cfg, device=check_device("device", device), source=str(file), info=info)
 
     @property
     def kind(self) -> str:
@@ -186,7 +118,7 @@ class Reconstructor:
 
     # ------------------------------------------------------------------ point clouds
     def _prepare(self, points, normals, *, seed: int, normalize: str, timer: _Timer, max_points: int):
-        from .geometry import Normalization, unit_box_normalization
+        from ..data.normalization import Normalization, unit_box_normalization
 
         if self.kind != "pointcloud":
             raise ValueError(f"{self.source}: this model takes images (use reconstruct_image), not point clouds")
@@ -277,7 +209,7 @@ class Reconstructor:
 
     def predict_weights(self, points=None, normals=None, *, image=None, refine_steps: int = 0, seed: int = 0,
                         normalize: str = "bbox", threshold: Optional[float] = None):
-        """The per-shape occupancy network (hnf3d.export.OccupancyNetwork: flat weights, layout, normalisation),
+        """The per-shape occupancy network (hnf3d.pipeline.export.OccupancyNetwork: flat weights, layout, normalisation),
         evaluable in the input's world units with numpy alone. Give `points` (N, 3) or, for an image model,
         `image` (the network then lives in the unit box)."""
         from .export import OccupancyNetwork
@@ -301,49 +233,12 @@ class Reconstructor:
                                 scale=float(scale), threshold=self._threshold(threshold, refine_steps > 0))
 
     # ------------------------------------------------------------------ images
-    def _image_tensor(self, image) -> torch.Tensor:
-        """(3, S, S) float32 in [0, 1] from a path, a PIL image, an (H, W, 3|4) or (H, W) array (uint8 or float in
-        [0, 1]) or a (3, H, W) tensor; resized to the model's img_size. Transparent pixels become white, as in
-        the training renders."""
-        from PIL import Image
-
-        size = self.config.data.img_size
-        if isinstance(image, (str, os.PathLike)):
-            from .data.transforms import load_image
-
-            return load_image(image, size)
-        if isinstance(image, torch.Tensor):
-            t = image.detach().float().cpu()
-            if t.ndim != 3 or t.shape[0] != 3:
-                raise ValueError(f"image: expected a (3, H, W) tensor, got {tuple(t.shape)}")
-            return torch.nn.functional.interpolate(t[None], size=(size, size), mode="bilinear",
-                                                   align_corners=False)[0].clamp(0, 1)
-        if isinstance(image, Image.Image):
-            pil = image
-        else:
-            arr = np.asarray(image)
-            if arr.dtype != np.uint8:
-                if not np.issubdtype(arr.dtype, np.floating):
-                    raise ValueError(f"image: expected uint8 or float pixels, got {arr.dtype}")
-                arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
-            if arr.ndim == 2:
-                arr = np.repeat(arr[..., None], 3, -1)
-            if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-                raise ValueError(f"image: expected an (H, W, 3) or (H, W, 4) array, got {arr.shape}")
-            pil = Image.fromarray(arr)
-        if pil.mode in ("RGBA", "LA", "P"):
-            pil = pil.convert("RGBA")
-            white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
-            pil = Image.alpha_composite(white, pil)
-        pil = pil.convert("RGB").resize((size, size), Image.BILINEAR)
-        return torch.from_numpy(np.asarray(pil, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
-
     def _theta_for_image(self, image, timer: _Timer) -> torch.Tensor:
         if self.kind != "image":
             raise ValueError(f"{self.source}: this model takes point clouds, not images; "
                              f"load 'default-image' for single-image reconstruction")
         with timer.stage("load_image"):
-            x = self._image_tensor(image)
+            x = image_tensor(image, self.config.data.img_size)
         with timer.stage("encode"):
             return self.model.predict_theta(x.to(self.device)[None])[0]
 
@@ -379,17 +274,3 @@ class Reconstructor:
         with timer.stage("extract"):
             mesh = extract_mesh(logits, resolution_0=res0, upsampling_steps=steps, threshold=threshold, box=box)
         return mesh
-
-
-def _device(name) -> torch.device:
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device: {name!r} is not a torch device ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device: {name!r} requested but CUDA is not available here")
-    return dev

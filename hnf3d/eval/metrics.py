@@ -25,8 +25,9 @@ import math
 import numpy as np
 import torch
 
-from .ops import knn, occupancy, sample_surface
-from .ops._common import as_tensor, check_points
+from ..io.mesh import mesh_arrays
+from ..ops import knn, occupancy, sample_surface
+from ..ops._common import as_tensor, check_points
 
 DEFAULT_THRESHOLDS = (0.01, 0.015, 0.02)
 
@@ -114,21 +115,6 @@ def iou(pred_occ, gt_occ) -> float:
     return (a & b).sum().item() / union if union else float("nan")
 
 
-def _mesh_arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        vertices, faces = mesh.vertices, mesh.faces
-    except AttributeError:
-        try:
-            vertices, faces = mesh
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"pred_mesh: expected a trimesh.Trimesh or a (vertices, faces) pair, got {type(mesh).__name__}"
-            ) from exc
-    vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
-    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    return vertices, faces
-
-
 def mesh_metrics(pred_mesh, gt_points, gt_normals, *, occ_points=None, occ_labels=None,
                  n_samples: int = 100_000, thresholds=DEFAULT_THRESHOLDS, seed: int = 0) -> dict:
     """Score a predicted mesh with the ONet/ConvONet protocol (module docstring).
@@ -140,7 +126,7 @@ def mesh_metrics(pred_mesh, gt_points, gt_normals, *, occ_points=None, occ_label
     """
     if (occ_points is None) != (occ_labels is None):
         raise ValueError("occ_points and occ_labels: give both (for IoU) or neither")
-    vertices, faces = _mesh_arrays(pred_mesh)
+    vertices, faces = mesh_arrays(pred_mesh, "pred_mesh")
     with_iou = occ_points is not None
 
     empty = len(faces) == 0 or len(vertices) == 0

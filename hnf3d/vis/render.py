@@ -37,15 +37,18 @@ def onet_intrinsics(size: int = ONET_IMG_SIZE) -> np.ndarray:
                      [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
-def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World -> camera rotation R (rows: right, down, forward) for a camera at `eye` looking at `target`, world +y
-    up. The viewing direction must not be vertical."""
+def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """World -> camera rotation R (3, 3), rows: right, down, forward (the OpenCV camera axes), for a camera at `eye`
+    looking at `target` with world direction `up` (default +y, ShapeNet's) appearing up in the image. The one
+    camera helper of the package: the ONet views and the previews both use it. Raises ValueError when the viewing
+    direction is parallel to `up` (the roll is undefined)."""
     forward = np.asarray(target, np.float64) - np.asarray(eye, np.float64)
     forward /= np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right = np.cross(forward, np.asarray(up, np.float64))
     norm = np.linalg.norm(right)
     if norm < 1e-9:
-        raise ValueError("look_at: the viewing direction is vertical; the camera roll is undefined")
+        raise ValueError(f"look_at: the viewing direction {tuple(np.round(forward, 6))} is parallel to up "
+                         f"{tuple(up)}; the camera roll is undefined")
     right /= norm
     down = np.cross(forward, right)
     return np.stack([right, down, forward])
@@ -165,7 +168,7 @@ def render_views(vertices, faces, camera_mats: np.ndarray, world_mats: np.ndarra
     supersamples every pixel. All views go through one cast_rays call per pass.
     camera_mats: (V, 3, 3); world_mats: (V, 3, 4). Returns (V, size, size, 3) uint8.
     """
-    from .ops import cast_rays
+    from ..ops import cast_rays
 
     cams = np.asarray(camera_mats, np.float64).reshape(-1, 3, 3)
     worlds = np.asarray(world_mats, np.float64).reshape(-1, 3, 4)

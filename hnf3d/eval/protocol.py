@@ -3,14 +3,13 @@
 
 Inputs follow the protocol: 3000 points of pointcloud.npz with Gaussian noise sigma 0.005 (drawn by the data
 set from its seed, so every method sees the same inputs), or view 000 of img_choy2016. Meshes are extracted
-with MISE from 32^3 to `resolution`^3 and scored by hnf3d.metrics.mesh_metrics against the 100k points and
+with MISE from 32^3 to `resolution`^3 and scored by hnf3d.eval.metrics.mesh_metrics against the 100k points and
 normals of pointcloud.npz, with IoU on the 100k points of points.npz. Aggregation: per class, then the mean of the
 class means (not the mean over all objects).
 
 - `evaluate_model`: a hnf3d.Reconstructor;
 - `evaluate_objects`: any method, given as a function item -> mesh (tools/evaluate.py scores meshes from a folder
   and the Open3D Poisson baseline with it), with an optional per-object result cache;
-- `poisson_baseline`: Open3D screened Poisson on a point cloud (normals estimated and consistently oriented).
 
 Input randomness: the noisy inputs of an object are drawn from (seed, its index in the split over ALL categories),
 so they do not change when `categories` or `limit` select a subset.
@@ -26,7 +25,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["METRIC_KEYS", "class_means", "evaluate_model", "evaluate_objects", "poisson_baseline",
+__all__ = ["METRIC_KEYS", "class_means", "evaluate_model", "evaluate_objects",
            "protocol_dataset"]
 
 METRIC_KEYS = ("iou", "chamfer_l1", "normal_consistency", "fscore@0.01")
@@ -39,7 +38,7 @@ CACHE_VERSION = 1
 
 
 def _ground_truth(root: str, category: str, model: str) -> dict:
-    from .data.shapenet import load_npz  # the data set's checked npz reader (names the file on errors)
+    from ..data.shapenet import load_npz  # the data set's checked npz reader (names the file on errors)
 
     folder = os.path.join(root, category, model)
     pc = load_npz(os.path.join(folder, "pointcloud.npz"), ("points", "normals"))
@@ -59,7 +58,7 @@ def protocol_dataset(root: str, *, split: str = "test", categories=None, input_t
 
     The data set covers every category so that an object's index, hence its noisy input, does not depend on the
     selection; `categories` (ids or names) is validated and returned as ids."""
-    from .data.shapenet import ShapeNetDataset
+    from ..data.shapenet import ShapeNetDataset
 
     kw = dict(split=split, input_type=input_type, n_input_points=N_INPUT_POINTS, input_noise=INPUT_NOISE,
               n_query_points=None, img_size=img_size, view=0 if input_type in ("img", "image") else None, seed=seed)
@@ -87,7 +86,7 @@ def _read_cache(file: Path, key: dict) -> Optional[dict]:
 
 
 def _write_cache(file: Path, key: dict, row: dict) -> None:
-    from .io import atomic_write
+    from ..io import atomic_write
 
     file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(file) as f:
@@ -209,35 +208,6 @@ def evaluate_model(rec, root: str, *, split: str = "test", categories=None, reso
                            cache_key=key, warn=warn)
     out["settings"] = settings
     return out
-
-
-def poisson_baseline(points, depth: int = 8, density_quantile: Optional[float] = None, *, neighbours: int = 30):
-    """Open3D screened Poisson reconstruction of a point cloud: (trimesh.Trimesh, timings in seconds).
-
-    Normals are estimated from `neighbours` nearest neighbours and oriented by consistent tangent planes (Open3D);
-    density_quantile q in (0, 1): drop the vertices whose Poisson density is below the q-quantile (trims the
-    surface Poisson invents far from the points). Raises ImportError without open3d."""
-    import open3d as o3d
-    import trimesh
-
-    if density_quantile is not None and not 0.0 <= density_quantile < 1.0:
-        raise ValueError(f"density_quantile: expected a quantile in [0, 1), got {density_quantile!r}")
-    t = {}
-    t0 = time.perf_counter()
-    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64).reshape(-1, 3)))
-    pc.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(neighbours))
-    t["normals"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pc.orient_normals_consistent_tangent_plane(neighbours)
-    t["orient"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(pc, depth=int(depth))
-    t["poisson"] = time.perf_counter() - t0
-    if density_quantile:
-        d = np.asarray(densities)
-        if d.size:
-            mesh.remove_vertices_by_mask(d < np.quantile(d, density_quantile))
-    return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.triangles), process=False), t
 
 
 def _is_metric(value) -> bool:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hnf3d.geometry import unit_box_normalization
+from hnf3d.data.normalization import unit_box_normalization
 
 
 def test_unit_box_is_centred_with_largest_side_one_and_inverts():
