@@ -44,4 +44,10 @@ setup(
     ],
     extras_require=extras,
     package_data={"hnf3d": ["pretrained/*.safetensors", "pretrained/*.yaml", "pretrained/*.md"]},
+    # hnf3d-<tool> runs hnf3d.cli.<tool>; `python tools/<tool>.py` runs the same from a clone
+    entry_points={"console_scripts": [
+        f"hnf3d-{name.replace('_', '-')}=hnf3d.cli.{name}:entrypoint"
+        for name in ("reconstruct", "train", "evaluate", "build_dataset", "make_shapes", "export_model", "fit_shapes",
+                     "simulate_scan", "trajectory")
+    ]},
 )

@@ -21,7 +21,6 @@ import platform
 import re
 import statistics
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,24 +209,15 @@ def environment(device: str, modules: Iterable[str] = ()) -> dict[str, Any]:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    """Write `obj` as JSON: to a temp file in the same folder, then os.replace (atomic on POSIX)."""
+    """Write `obj` as JSON (NaN refused, numpy values converted), atomically with hnf3d.io.atomic_write: a reader
+    never sees half a report. Creates the folder."""
+    from hnf3d.io.atomic import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, default=_json_default, allow_nan=False)
-            fh.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a report is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    text = json.dumps(obj, indent=1, default=_json_default, allow_nan=False) + "\n"
+    with atomic_write(path) as fh:
+        fh.write(text.encode())
     return path
 
 

@@ -1,11 +1,12 @@
-"""GPU check of the Triton kernels (hnf3d.ops.kernels): correctness against float64 torch, speed against chunked
-plain torch on the same GPU, at realistic sizes, in one run of a few minutes.
+"""GPU check of the Triton kernels (hnf3d.ops.kernels): correctness against float64 torch, speed against the ops'
+own torch backend on the same GPU, at realistic sizes, in one run of a few minutes.
 
 For every kernel and size:
-- correctness: the kernel's answer for the first CHECK_Q queries against the same computation in float64 torch
-  (max absolute and relative error; for knn also the fraction of indices at the exact distance);
-- speed: triton.testing.do_bench (median, ms) of the Triton launcher vs a chunked float32 torch implementation of
-  the same math on the same GPU (for knn: torch.cdist + topk, cdist's default matmul path). When the torch peer
+- correctness: the kernel's answer for the first CHECK_Q queries against the op's exact torch reference,
+  hnf3d.ops.<op>(..., backend="torch"), in float64 (max absolute and relative error; for knn also the distance
+  at the returned indices, for closest_point at the returned faces);
+- speed: triton.testing.do_bench (median, ms) of the Triton launcher vs that same torch backend in float32 on the
+  same GPU, i.e. what backend='triton' gains over backend='torch' (for knn the exact cdist path). When the peer
   would take long it is timed on the first `torch_q` queries and its time scaled by Q / torch_q (all of these
   costs are linear in Q); the table marks such rows with '*'.
 For the winding number also the achieved fp32 FLOP/s, from a hand count of the kernel's arithmetic per
@@ -37,6 +38,10 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks._harness` and
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import _harness as H  # noqa: E402
+from hnf3d import ops  # noqa: E402
+from hnf3d.ops._common import soup_mesh  # noqa: E402
+from hnf3d.ops.closest_point import closest_point_on_triangle  # noqa: E402
+from hnf3d.ops.point_cloud_winding_number import EPS as PCWN_EPS  # noqa: E402
 
 # Floating-point operations per query-triangle pair in the winding-number kernel, counted from its source
 # (hnf3d/ops/kernels/winding_number.py): an FMA counts 2, sqrt and division 1 each (they cost several instructions
@@ -91,110 +96,30 @@ def surface_samples(tri: torch.Tensor, n: int, seed: int):
     return p.float().to(dev), nrm.float().to(dev), a.float().to(dev)
 
 
-# ------------------------------------------------------------------------------ chunked torch implementations
-# dtype-generic: float32 is the timed peer, float64 the correctness reference.
-
-
-def _chunks(n_rows: int, n_cols: int, budget: int):
-    step = max(1, budget // max(1, n_cols))
-    for s in range(0, n_rows, step):
-        yield slice(s, min(n_rows, s + step))
-
-
-PAIR_BUDGET = 2**25  # pairs per chunk: a few hundred MB of float32 temporaries per step
+# ------------------------------------------------------------------------------------------ the torch peer
+# The library's own exact chunked torch backend of each op (hnf3d.ops.<op>(..., backend="torch")): what a user gets
+# without Triton. Dtype-generic: float32 is the timed peer, float64 the correctness reference. The kernels take a
+# triangle soup (F, 3, 3); soup_mesh turns it into the (vertices, faces) the ops take.
 
 
 def torch_winding_number(tri, q):
-    out = torch.empty(len(q), dtype=q.dtype, device=q.device)
-    for s in _chunks(len(q), len(tri), PAIR_BUDGET):
-        a, b, c = (tri[None, :, i] - q[s, None] for i in range(3))
-        la, lb, lc = a.norm(dim=-1), b.norm(dim=-1), c.norm(dim=-1)
-        det = (a * torch.cross(b, c, dim=-1)).sum(-1)
-        den = la * lb * lc + (a * b).sum(-1) * lc + (b * c).sum(-1) * la + (c * a).sum(-1) * lb
-        out[s] = torch.atan2(det, den).sum(1) / (2 * math.pi)
-    return out
+    return ops.winding_number(*soup_mesh(tri), q, backend="torch")
 
 
-def torch_pc_winding_number(p, n, a, q, eps):
-    an = n * a[:, None]
-    out = torch.empty(len(q), dtype=q.dtype, device=q.device)
-    for s in _chunks(len(q), len(p), PAIR_BUDGET):
-        d = p[None] - q[s, None]
-        r = d.norm(dim=-1).clamp_min(eps)
-        out[s] = ((d * an).sum(-1) / r**3).sum(1) / (4 * math.pi)
-    return out
+def torch_pc_winding_number(p, n, a, q):
+    return ops.point_cloud_winding_number(p, n, q, areas=a, backend="torch")
 
 
-def torch_knn(ref, q, k, exact=False):
-    dist = torch.empty(len(q), k, dtype=q.dtype, device=q.device)
-    idx = torch.empty(len(q), k, dtype=torch.int64, device=q.device)
-    mode = "donot_use_mm_for_euclid_dist" if exact else "use_mm_for_euclid_dist_if_necessary"
-    for s in _chunks(len(q), len(ref), PAIR_BUDGET):
-        d = torch.cdist(q[s], ref, compute_mode=mode)
-        val, ind = torch.topk(d, k, dim=1, largest=False, sorted=True)
-        dist[s], idx[s] = val**2, ind
-    return dist, idx
-
-
-def _point_triangle_dist2(p, a, b, c):
-    """Ericson's closest point on triangle, vectorised over broadcast (..., 3) tensors; squared distance."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1, d2 = (ab * ap).sum(-1), (ac * ap).sum(-1)
-    bp = p - b
-    d3, d4 = (ab * bp).sum(-1), (ac * bp).sum(-1)
-    cp = p - c
-    d5, d6 = (ab * cp).sum(-1), (ac * cp).sum(-1)
-    vc, vb, va = d1 * d4 - d3 * d2, d5 * d2 - d1 * d6, d3 * d6 - d5 * d4
-    one = torch.ones_like(d1)
-    safe = lambda x: torch.where(x != 0, x, one)  # noqa: E731
-    den = safe(va + vb + vc)
-    v, w = vb / den, vc / den
-    w_bc = (d4 - d3) / safe((d4 - d3) + (d5 - d6))
-    m = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)
-    v, w = torch.where(m, 1 - w_bc, v), torch.where(m, w_bc, w)
-    m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-    v, w = torch.where(m, 0 * v, v), torch.where(m, d2 / safe(d2 - d6), w)
-    m = (d6 >= 0) & (d5 <= d6)
-    v, w = torch.where(m, 0 * v, v), torch.where(m, one, w)
-    m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-    v, w = torch.where(m, d1 / safe(d1 - d3), v), torch.where(m, 0 * w, w)
-    m = (d3 >= 0) & (d4 <= d3)
-    v, w = torch.where(m, one, v), torch.where(m, 0 * w, w)
-    m = (d1 <= 0) & (d2 <= 0)
-    v, w = torch.where(m, 0 * v, v), torch.where(m, 0 * w, w)
-    r = ap - v[..., None] * ab - w[..., None] * ac
-    return (r * r).sum(-1)
+def torch_knn_dist2(ref, q, k):
+    return ops.knn(ref, q, k, backend="torch").distance ** 2
 
 
 def torch_closest_point(tri, q):
-    dist = torch.empty(len(q), dtype=q.dtype, device=q.device)
-    face = torch.empty(len(q), dtype=torch.int64, device=q.device)
-    for s in _chunks(len(q), len(tri), PAIR_BUDGET // 2):
-        d2 = _point_triangle_dist2(q[s, None], tri[None, :, 0], tri[None, :, 1], tri[None, :, 2])
-        dist[s], face[s] = d2.min(dim=1)
-    return dist, face
+    return ops.closest_point(*soup_mesh(tri), q, backend="torch")
 
 
-def torch_cast_rays(tri, o, d, t_min=0.0):
-    t_out = torch.empty(len(o), dtype=o.dtype, device=o.device)
-    f_out = torch.empty(len(o), dtype=torch.int64, device=o.device)
-    v0, e1, e2 = tri[None, :, 0], tri[None, :, 1] - tri[None, :, 0], tri[None, :, 2] - tri[None, :, 0]
-    for s in _chunks(len(o), len(tri), PAIR_BUDGET // 2):
-        ds, os_ = d[s, None], o[s, None]
-        p = torch.cross(ds.expand(-1, e2.shape[1], -1), e2.expand(ds.shape[0], -1, -1), dim=-1)
-        det = (e1 * p).sum(-1)
-        ok = det.abs() > 1e-7 * ds.norm(dim=-1) * e1.norm(dim=-1) * e2.norm(dim=-1)
-        inv = 1 / torch.where(ok, det, torch.ones_like(det))
-        sv = os_ - v0
-        u = (sv * p).sum(-1) * inv
-        qv = torch.cross(sv, e1.expand_as(sv), dim=-1)
-        v = (ds * qv).sum(-1) * inv
-        t = (e2 * qv).sum(-1) * inv
-        hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > t_min)
-        t = torch.where(hit, t, torch.full_like(t, math.inf))
-        t_out[s], f_out[s] = t.min(dim=1)
-        f_out[s] = torch.where(torch.isinf(t_out[s]), -1, f_out[s])
-    return t_out, f_out
+def torch_cast_rays(tri, o, d):
+    return ops.cast_rays(*soup_mesh(tri), o, d, backend="torch")
 
 
 # ---------------------------------------------------------------------------------------------------- timing
@@ -341,10 +266,12 @@ def main(argv: list[str] | None = None) -> int:
 
         def check_cp(tri=tri):
             d2, face = cp_k(tri, qc)
-            ref, _ = torch_closest_point(tri.double(), qc.double())
-            e = errors(d2.sqrt(), ref.sqrt())
-            at_face = _point_triangle_dist2(qc.double(), *(tri[face].double().unbind(1))).sqrt()
-            e["face_consistency_err"] = float((at_face - ref.sqrt()).abs().max())
+            ref = torch_closest_point(tri.double(), qc.double()).distance
+            e = errors(d2.sqrt(), ref)
+            # the distance to the face the kernel returned (the op's per-pair building block)
+            qd, t = qc.double(), tri[face].double()
+            at_face = (closest_point_on_triangle(qd, t[:, 0], t[:, 1], t[:, 2]) - qd).norm(dim=1)
+            e["face_consistency_err"] = float((at_face - ref).abs().max())
             return e
 
         records.append(run_case("closest_point", {"Q": n_q, "F": f}, lambda tri=tri: cp_k(tri, queries),
@@ -356,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def check_rays(tri=tri):
             t, face = rays_k(tri, oc, dc, 0.0)
-            ref, ref_face = torch_cast_rays(tri.double(), oc.double(), dc.double())
+            ref, ref_face, _ = torch_cast_rays(tri.double(), oc.double(), dc.double())
             e = errors(t, ref)
             e["hit_fraction"] = float((face >= 0).float().mean())
             e["face_agreement"] = float((face == ref_face).float().mean())
@@ -373,16 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     p, nrm, area = surface_samples(tri, n_pts, seed=4)
     tq = sub(n_pts)
     qs = queries[:tq].contiguous()
-    eps = 1e-3
+    eps = PCWN_EPS  # the distance floor the op passes to the kernel
 
     def check_pc():
-        ref = torch_pc_winding_number(p.double(), nrm.double(), area.double(), qc.double(), eps)
+        ref = torch_pc_winding_number(p.double(), nrm.double(), area.double(), qc.double())
         return errors(pcwn_k(p, nrm, area, qc, eps), ref)
 
     records.append(run_case("point_cloud_winding_number", {"Q": n_q, "N": n_pts},
                             lambda: pcwn_k(p, nrm, area, queries, eps),
-                            lambda: torch_pc_winding_number(p, nrm, area, queries, eps),
-                            lambda: torch_pc_winding_number(p, nrm, area, qs, eps), check_pc, n_q, tq, bench,
+                            lambda: torch_pc_winding_number(p, nrm, area, queries),
+                            lambda: torch_pc_winding_number(p, nrm, area, qs), check_pc, n_q, tq, bench,
                             pairs=n_q * n_pts))
     # knn queries: other surface samples with a little noise (the Chamfer / F-score use)
     kq, _, _ = surface_samples(tri, n_q, seed=5)
@@ -391,15 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     for k in (1, 8):
         def check_knn(k=k):
             d2, idx = knn_k(p, kqc, k)
-            ref, _ = torch_knn(p.double(), kqc.double(), k, exact=True)
+            ref = torch_knn_dist2(p.double(), kqc.double(), k)
             e = errors(d2, ref)
             at_idx = ((kqc[:, None].double() - p[idx].double()) ** 2).sum(-1)
             e["index_consistency_err"] = float((at_idx - ref).abs().max())
             return e
 
         records.append(run_case("knn", {"Q": n_q, "R": n_pts, "k": k}, lambda k=k: knn_k(p, kq, k),
-                                lambda k=k: torch_knn(p, kq, k), lambda k=k: torch_knn(p, kqs, k), check_knn, n_q,
-                                tq, bench, pairs=n_q * n_pts))
+                                lambda k=k: torch_knn_dist2(p, kq, k), lambda k=k: torch_knn_dist2(p, kqs, k),
+                                check_knn, n_q, tq, bench, pairs=n_q * n_pts))
 
     # tile sweep: winding number always; the others with --sweep-all
     sweeps = {}

@@ -23,7 +23,6 @@ like-for-like peer) and 'reference' never count as the fastest peer.
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import sys
@@ -40,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks._harness` imp
 
 from benchmarks import _harness as H  # noqa: E402
 from hnf3d import ops  # noqa: E402
+from hnf3d._optional import OptionalDependencyError, require  # noqa: E402
 
 #: acceptance: dispatch time / fastest peer time
 LIMIT = 1.2
@@ -178,9 +178,11 @@ class _Missing:
 
 
 def optional_import(name: str):
+    """The peer module, imported through hnf3d._optional (cached; an OSError from a missing shared library, as
+    open3d gives, counts as missing), or a _Missing stand-in carrying the reason and the install hint."""
     try:
-        return importlib.import_module(name)
-    except Exception as exc:  # ImportError, or OSError from a missing shared library (open3d)
+        return require(name, f"the {name} peer of benchmarks/ops.py")
+    except OptionalDependencyError as exc:
         return _Missing(name, exc)
 
 

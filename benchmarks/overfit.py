@@ -197,7 +197,7 @@ def main(argv=None) -> int:
         records.append(rec)
         print(f"{n:>22}  IoU {rec['iou']:.3f}  teacher {rec.get('teacher_iou', float('nan')):.3f}  "
               f"steps {cfg.steps}  {rec['seconds']:.1f} s", flush=True)
-    print(f"\n| config | objective | variant | eta | T | steps | IoU Phi(T,c) | teacher IoU | seconds |")
+    print("\n| config | objective | variant | eta | T | steps | IoU Phi(T,c) | teacher IoU | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in records:
         tch = f"{r['teacher_iou']:.3f}" if "teacher_iou" in r else "-"

@@ -171,7 +171,7 @@ def render() -> str:
         "do not edit by hand (a test checks that this file matches them).",
         "",
         "Data: the synthetic set of datasets/README.md (624 procedural shapes, 13 categories; splits 429 train, "
-        "65 val, 130 test). Protocol (../shared/docs/protocol.md, hnf3d.eval.protocol): 3000 input points from "
+        "65 val, 130 test). Protocol (docs/protocol.md, hnf3d.eval.protocol): 3000 input points from "
         "pointcloud.npz with noise 0.005 (the same points for every method) or view 000; MISE 32 to 128 at the "
         "model's threshold (0.2); 100k samples; IoU on points.npz; the mean of the class means. Chamfer-L1 is "
         "printed x10 (the JSON files hold it unscaled); F@1% and F@2% are F-scores at those fractions of the "

@@ -13,6 +13,13 @@ outside a `Literal` raises `ConfigError` (a ValueError) naming the key's dotted 
 `save_config` writes the resolved config as plain YAML data with its `version`; loading it gives an equal
 `Config`.
 
+Sizes are bounded: every integer field has a documented range (`field_range(cls, name)`: e.g. widths in
+[1, 65536], `field.T` at most 2^24, `training.seed` >= 0) so that a config, or a checkpoint embedding one, cannot
+ask for a negative or absurd network; hnf3d.models.build also bounds the model's total size.
+Hostile files are bounded too: a config file larger than `MAX_CONFIG_BYTES`, YAML aliases (`*name`, which let a
+small file expand exponentially: "billion laughs") and nesting deeper than `MAX_YAML_DEPTH` are refused with a
+`ConfigError` naming the file. Every `ConfigError` message is a single line.
+
 Every field is documented in its `metadata["help"]` (`field_help(cls, name)` reads it).
 """
 from __future__ import annotations
@@ -30,6 +37,8 @@ import yaml
 
 __all__ = [
     "CONFIG_VERSION",
+    "MAX_CONFIG_BYTES",
+    "MAX_YAML_DEPTH",
     "Config",
     "ConfigError",
     "DataConfig",
@@ -42,6 +51,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "field_help",
+    "field_range",
     "load_config",
     "save_config",
 ]
@@ -49,18 +59,40 @@ __all__ = [
 CONFIG_VERSION = 1
 """Version of the config schema written by `save_config`; loading another version is an error."""
 
+MAX_CONFIG_BYTES = 1_000_000
+"""Largest config file read (the shipped ones are ~1 KB): a bigger file is refused, not read into memory."""
+
+MAX_YAML_DEPTH = 32
+"""Deepest YAML nesting read (configs use 3-4 levels); deeper files are refused rather than overflow the stack."""
+
+# Upper bounds of the sizes that decide how much memory a model takes. Generous (the shipped model uses 256);
+# the total is bounded separately (hnf3d.models.build.MAX_MODEL_PARAMETERS).
+_MAX_WIDTH = 65536
+_MAX_LAYERS = 256
+
 OVERRIDE_SOURCE = "<override>"
 
 
+def _one_line(text: str) -> str:
+    """`text` with its line breaks (and the indentation after them) folded into single spaces."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 class ConfigError(ValueError):
-    """A config file or dict that does not match the schema; the message names the source and the key."""
+    """A config file or dict that does not match the schema; the message (one line) names the source and the key."""
+
+    def __init__(self, message: str):
+        super().__init__(_one_line(message))
 
 
-def _field(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field carrying its documentation in metadata['help']."""
+def _field(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING,
+           bounds: Optional[tuple[int, int]] = None, max_len: Optional[int] = None) -> Any:
+    """A dataclass field carrying its documentation in metadata['help'] and, for integers (or lists of them), the
+    allowed closed range [lo, hi] of each value in metadata['range'] and of a list's length in metadata['max_len']."""
+    metadata = {"help": help, "range": bounds, "max_len": max_len}
     if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -76,19 +108,22 @@ class DataConfig:
     test_split: str = _field("test", help="Name of the test split.")
     input_type: Literal["pointcloud", "image"] = _field(
         "pointcloud", help="Network input: a sparse noisy point cloud or a single rendered image.")
-    n_input_points: int = _field(3000, help="Points in the input point cloud (ONet protocol: 3000).")
+    n_input_points: int = _field(3000, bounds=(1, 10_000_000),
+                                 help="Points in the input point cloud (ONet protocol: 3000).")
     input_noise: float = _field(0.005, help="Std of the Gaussian noise added to input points (ONet: 0.005).")
-    n_query_points: int = _field(2048, help="Occupancy query points per shape and training step.")
-    img_size: int = _field(224, help="Side in pixels of input images (image input only).")
-    num_workers: int = _field(0, help="DataLoader worker processes (0: load in the main process).")
+    n_query_points: int = _field(2048, bounds=(1, 10_000_000),
+                                 help="Occupancy query points per shape and training step.")
+    img_size: int = _field(224, bounds=(1, 4096), help="Side in pixels of input images (image input only).")
+    num_workers: int = _field(0, bounds=(0, 1024), help="DataLoader worker processes (0: load in the main process).")
 
 
 @dataclass
 class TaskNetworkConfig:
     """The task network f_theta: positional encoding + MLP -> occupancy logit."""
 
-    n_frequencies: int = _field(4, help="Positional-encoding frequencies L (3 + 6L inputs).")
-    hidden: list[int] = _field(help="Widths of the hidden layers.", factory=lambda: [128, 128, 128])
+    n_frequencies: int = _field(4, bounds=(0, 32), help="Positional-encoding frequencies L (3 + 6L inputs).")
+    hidden: list[int] = _field(help="Widths of the hidden layers.", factory=lambda: [128, 128, 128],
+                               bounds=(1, _MAX_WIDTH), max_len=_MAX_LAYERS)
 
 
 @dataclass
@@ -97,19 +132,21 @@ class EncoderConfig:
 
     kind: Literal["pointnet", "resnet"] = _field(
         "pointnet", help="'pointnet': ResNet-PointNet for point clouds; 'resnet': small ResNet for images.")
-    c_dim: int = _field(256, help="Size of the condition code c.")
-    hidden: int = _field(256, help="Hidden width of the encoder.")
+    c_dim: int = _field(256, bounds=(1, _MAX_WIDTH), help="Size of the condition code c.")
+    hidden: int = _field(256, bounds=(1, _MAX_WIDTH), help="Hidden width of the encoder.")
 
 
 @dataclass
 class FieldConfig:
     """The hypernetwork field Phi(t, c) -> theta (a DiT-style transformer over parameter tokens)."""
 
-    width: int = _field(256, help="Token width of the transformer.")
-    depth: int = _field(4, help="Number of transformer blocks.")
-    heads: int = _field(4, help="Attention heads per block.")
-    max_token_size: int = _field(4096, help="Largest parameter chunk per token; bigger tensors are split.")
-    T: int = _field(1000, help="Number of convergence steps; inference uses theta = Phi(T, c).")
+    width: int = _field(256, bounds=(1, _MAX_WIDTH), help="Token width of the transformer.")
+    depth: int = _field(4, bounds=(0, _MAX_LAYERS), help="Number of transformer blocks.")
+    heads: int = _field(4, bounds=(1, _MAX_WIDTH), help="Attention heads per block.")
+    max_token_size: int = _field(4096, bounds=(1, 2**31 - 1),
+                                 help="Largest parameter chunk per token; bigger tensors are split.")
+    T: int = _field(1000, bounds=(1, 2**24), help="Number of convergence steps; inference uses theta = Phi(T, c) "
+                    "(at most 2^24: t is carried in float32, which cannot tell t from t + 1 beyond).")
 
 
 @dataclass
@@ -135,14 +172,16 @@ class ObjectiveConfig:
 class TrainingConfig:
     """The optimisation loop."""
 
-    batch_size: int = _field(32, help="Shapes per batch.")
+    batch_size: int = _field(32, bounds=(1, 2**20), help="Shapes per batch.")
     lr: float = _field(1e-4, help="Learning rate of the field and encoder (lower it as T grows).")
-    max_steps: int = _field(10000, help="Number of optimiser updates.")
-    validate_every: int = _field(500, help="Validate every this many steps.")
-    checkpoint_every: int = _field(500, help="Write a checkpoint every this many steps.")
+    max_steps: int = _field(10000, bounds=(0, 2**40), help="Number of optimiser updates.")
+    validate_every: int = _field(500, bounds=(0, 2**40), help="Validate every this many steps (0: never).")
+    checkpoint_every: int = _field(500, bounds=(0, 2**40),
+                                   help="Write a checkpoint every this many steps (0: only at the end).")
     keep_steps: list[int] = _field(help="Also keep a model-only snapshot step_NNNNNN.safetensors at these steps "
-                                        "(compute studies evaluate them).", factory=list)
-    seed: int = _field(0, help="Seed of every random number generator.")
+                                        "(compute studies evaluate them).", factory=list,
+                                  bounds=(0, 2**40), max_len=100_000)
+    seed: int = _field(0, bounds=(0, 2**32 - 1), help="Seed of every random number generator.")
     out_dir: str = _field("runs/default", help="Directory for checkpoints, logs and the resolved config.")
     device: str = _field("auto", help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.")
     threshold: float = _field(0.5, help="Occupancy probability threshold for the validation IoU.")
@@ -153,8 +192,8 @@ class EvalConfig:
     """Mesh extraction and evaluation (the ONet protocol)."""
 
     threshold: float = _field(0.2, help="Occupancy probability of the extracted surface (ONet: 0.2).")
-    resolution_0: int = _field(32, help="Initial grid resolution of the hierarchical extraction.")
-    upsampling_steps: int = _field(2, help="Grid refinements (32 * 2^2 = 128 effective resolution).")
+    resolution_0: int = _field(32, bounds=(2, 1024), help="Initial grid resolution of the hierarchical extraction.")
+    upsampling_steps: int = _field(2, bounds=(0, 8), help="Grid refinements (32 * 2^2 = 128 effective resolution).")
 
 
 @dataclass
@@ -172,12 +211,21 @@ class Config:
     eval: EvalConfig = _field(help="Extraction and evaluation.", factory=EvalConfig)
 
 
-def field_help(cls: type, name: str) -> str:
-    """The documentation of field `name` of config dataclass `cls`."""
+def _config_field(cls: type, name: str) -> dataclasses.Field:
     for f in dataclasses.fields(cls):
         if f.name == name:
-            return f.metadata["help"]
+            return f
     raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def field_help(cls: type, name: str) -> str:
+    """The documentation of field `name` of config dataclass `cls`."""
+    return _config_field(cls, name).metadata["help"]
+
+
+def field_range(cls: type, name: str) -> Optional[tuple[int, int]]:
+    """The closed range [lo, hi] allowed for integer field `name` of `cls` (each entry, for a list), or None."""
+    return _config_field(cls, name).metadata.get("range")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -185,7 +233,32 @@ def field_help(cls: type, name: str) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 / PyYAML require a dot: `1.0e-4`)."""
+    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 / PyYAML require a dot: `1.0e-4`), refuses aliases
+    and bounds the nesting depth.
+
+    Aliases (`*name`, also in merge keys `<<: *name`) are refused outright: nested ones let an 871-byte file expand
+    to billions of nodes, and no config of ours needs them. Nesting deeper than MAX_YAML_DEPTH is refused before
+    the recursive composer can overflow the stack.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, f"found alias *{event.anchor}: aliases are not allowed in config files (write the "
+                "value out)", event.start_mark)
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.add_implicit_resolver(
@@ -196,23 +269,41 @@ _Loader.add_implicit_resolver(
 
 
 def _parse_yaml(text: str, source: str) -> Any:
+    """The YAML document in `text`; ConfigError (one line, naming `source`, the line and column) if it is not one."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "syntax error"
+        if exc.problem and exc.context:
+            problem = f"{problem} ({exc.context})"
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError as exc:  # e.g. ReaderError: a control character; its text spans lines (ConfigError folds)
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    except RecursionError:  # should not happen below MAX_YAML_DEPTH; never let it escape as a traceback
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML's constructors reject: a 5000-digit int, 2001-13-45
+        raise ConfigError(f"{source}: invalid YAML value: {exc}") from None
 
 
 def _read_file(path: str) -> dict:
+    """The top-level mapping of config file `path` ({} for an empty file)."""
+    if os.path.isdir(path):
+        raise ConfigError(f"{path}: is a directory, expected a YAML config file")
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: never read a huge file whole
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: config file not found") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the config file (permission denied)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes, too big for a config file")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     data = _parse_yaml(text, path)
@@ -256,7 +347,7 @@ def _resolve_file(path: str, sources: dict[str, str], chain: list[str]) -> dict:
         merged: dict = {}
     else:
         if not isinstance(parent, str) or not parent:
-            raise ConfigError(f"{path}: 'inherit_from' must be a file path string, got {parent!r}")
+            raise ConfigError(f"{path}: 'inherit_from' must be a file path string, got {_short_repr(parent)}")
         parent_path = os.path.normpath(os.path.join(os.path.dirname(path), parent))
         if not os.path.exists(parent_path):
             raise FileNotFoundError(f"{parent_path}: config file not found (inherit_from in {path})")
@@ -312,6 +403,12 @@ def _suggest(key: str, names: list[str]) -> list[str]:
     return sorted(prefixed, key=len, reverse=True)[:1]
 
 
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters (a message must stay short even for a huge value)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
 class _Builder:
     def __init__(self, sources: dict[str, str], default_source: str):
         self.sources = sources
@@ -326,15 +423,33 @@ class _Builder:
 
     def type_error(self, path: str, tp: Any, value: Any) -> ConfigError:
         return ConfigError(
-            f"{self.source_of(path)}: key '{path}' expects {_type_name(tp)}, got {value!r} "
+            f"{self.source_of(path)}: key '{path}' expects {_type_name(tp)}, got {_short_repr(value)} "
             f"({type(value).__name__})")
+
+    def check_range(self, f: dataclasses.Field, value: Any, path: str) -> None:
+        """Refuse a list longer than f's max_len, or an integer (list entry) outside f's range."""
+        bounds, max_len = f.metadata.get("range"), f.metadata.get("max_len")
+        items = [(path, value)]
+        if isinstance(value, list):
+            if max_len is not None and len(value) > max_len:
+                raise ConfigError(f"{self.source_of(path)}: key '{path}' has {len(value)} entries, "
+                                  f"at most {max_len} are allowed")
+            items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        if bounds is None:
+            return
+        lo, hi = bounds
+        for where, v in items:
+            if isinstance(v, int) and not lo <= v <= hi:
+                raise ConfigError(f"{self.source_of(where)}: key '{where}' must be an integer in [{lo}, {hi}], "
+                                  f"got {_short_repr(v)}")
 
     def build(self, cls: type, data: Any, prefix: str) -> Any:
         if not isinstance(data, dict):
             where = f"section '{prefix}'" if prefix else "the top level"
-            raise ConfigError(f"{self.source_of(prefix)}: {where} must be a mapping, got {data!r}")
+            raise ConfigError(f"{self.source_of(prefix)}: {where} must be a mapping, got {_short_repr(data)}")
         hints = typing.get_type_hints(cls)
-        names = [f.name for f in dataclasses.fields(cls)]
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        names = list(fields)
         kwargs = {}
         for key, value in data.items():
             path = f"{prefix}.{key}" if prefix else str(key)
@@ -343,6 +458,7 @@ class _Builder:
                 hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(names)})"
                 raise ConfigError(f"{self.source_of(path)}: unknown key '{path}'{hint}")
             kwargs[key] = self.value(hints[key], value, path)
+            self.check_range(fields[key], kwargs[key], path)
         return cls(**kwargs)
 
     def value(self, tp: Any, value: Any, path: str) -> Any:
@@ -364,7 +480,7 @@ class _Builder:
             if not any(type(value) is type(c) and value == c for c in choices):
                 raise ConfigError(
                     f"{self.source_of(path)}: key '{path}' must be one of {', '.join(repr(c) for c in choices)}, "
-                    f"got {value!r}")
+                    f"got {_short_repr(value)}")
             return value
         if origin is list:
             (elem,) = typing.get_args(tp)
@@ -425,7 +541,10 @@ def config_from_dict(data: dict, source: str = "<dict>", overrides: typing.Seque
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
     sources: dict[str, str] = {}
-    data = _merge({}, sources, data, source)
+    try:
+        data = _merge({}, sources, data, source)
+    except RecursionError:  # e.g. a checkpoint's JSON config nested hundreds of levels deep
+        raise ConfigError(f"{source}: nested too deeply to be a config") from None
     if isinstance(overrides, str):
         overrides = [overrides]
     data = _apply_overrides(data, sources, overrides)
@@ -439,11 +558,19 @@ def config_to_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """SafeDumper that writes a repeated object out again instead of an anchor and alias (`load_config` refuses
+    aliases)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:
     """Write `cfg` as plain YAML (no Python tags) atomically: temp file in the same directory, fsync, rename."""
     from .io.atomic import atomic_write  # lazy: hnf3d.io imports numpy
 
-    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=False)
+    text = yaml.dump(config_to_dict(cfg), Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
     out = Path(os.fspath(path))
     with atomic_write(out) as handle:
         handle.write(text.encode("utf-8"))

@@ -1,4 +1,5 @@
-"""Load a script of tools/ or benchmarks/ as a module (they are scripts, not package modules), for tests."""
+"""Load a script of benchmarks/ as a module (they are scripts, not package modules), for tests. The tools are
+modules of hnf3d.cli: import those."""
 import importlib.util
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load_script(relpath: str, name: str | None = None):
-    """The module of REPO/relpath (e.g. 'tools/reconstruct.py'), executed once per call and registered in
+    """The module of REPO/relpath (e.g. 'benchmarks/overfit.py'), executed once per call and registered in
     sys.modules under `name` (dataclasses and pickling look a module up there)."""
     path = REPO / relpath
     spec = importlib.util.spec_from_file_location(name or f"hnf3d_script_{path.stem}", path)

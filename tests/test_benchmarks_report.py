@@ -2,6 +2,7 @@
 is backed by its JSON (from the checkpoint its command names), and a missing result is a one-line error."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,19 @@ def test_missing_result_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert report.main(["--check"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and report.ROWS[0]["json"] in err[0] and "tools/evaluate.py" in err[0]
+
+
+def test_result_jsons_name_no_machine_paths():
+    # results travel with the repository: a shipped model is named by its place in the package, and no JSON may
+    # record the absolute path of the machine (or temp folder) that wrote it
+    results = Path(report.__file__).parent / "results"
+    for path in sorted(results.glob("*.json")):
+        text = path.read_text()
+        for prefix in ("/work/", "/tmp/", "/home/", "/root/"):
+            assert prefix not in text, f"{path.name} records a machine path ({prefix}...)"
+
+
+def test_shipped_model_source_is_portable():
+    from hnf3d.pipeline.reconstructor import Reconstructor
+
+    assert Reconstructor.load("default", device="cpu").source == "hnf3d/pretrained/pointcloud.safetensors"

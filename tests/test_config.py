@@ -22,7 +22,10 @@ from hnf3d.config import (
     TrainingConfig,
     config_from_dict,
     config_to_dict,
+    MAX_CONFIG_BYTES,
+    MAX_YAML_DEPTH,
     field_help,
+    field_range,
     load_config,
     save_config,
 )
@@ -253,7 +256,7 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     path2 = write(tmp_path / "tab.yaml", "a: 1\nb:\n\t- x\n")
     with pytest.raises(ConfigError, match=r"invalid YAML at line 3"):
         load_config(path2)
-    parent_bad = write(tmp_path / "pbad.yaml", "x: [\n")
+    write(tmp_path / "pbad.yaml", "x: [\n")
     child = write(tmp_path / "cok.yaml", "inherit_from: pbad.yaml\n")
     with pytest.raises(ConfigError, match="pbad.yaml: invalid YAML at line"):
         load_config(child)
@@ -323,3 +326,188 @@ def test_config_from_dict(chain):
     with pytest.raises(ConfigError, match=r"^<dict>: key 'field.T' expects int"):
         config_from_dict({"field": {"T": "1000"}})
     assert config_from_dict({}, overrides=["field.T=5"]).field.T == 5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hostile files: bounded work, one-line errors naming the file
+
+
+def _billion_laughs() -> str:
+    """Nine levels of nine aliases: ~870 bytes that expand to 9^9 (387 million) strings."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(lines + ["name: *a8"]) + "\n"
+
+
+@pytest.mark.parametrize("text, problem", [
+    (_billion_laughs(), "alias"),
+    ("base: &b {lr: 0.1}\ntraining:\n  <<: *b\n", "alias"),            # merge keys use aliases too
+    ("name: &n x\ndata:\n  path: *n\n", "alias"),                        # even a harmless one: refused outright
+    ("name: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested deeper"),   # flow style: RecursionError before
+    ("".join("  " * i + f"k{i}:\n" for i in range(500)), "nested deeper"),  # block style
+])
+def test_hostile_yaml_refused_quickly(tmp_path, text, problem):
+    import time
+
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert time.perf_counter() - start < 5.0
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: invalid YAML at line ") and problem in msg and "\n" not in msg, msg
+    with pytest.raises(ConfigError, match=problem):  # the same through an override
+        load_config(write(tmp_path / "ok.yaml", ""), overrides=["name=" + ("[" * 50 + "]" * 50 if
+                                                                            problem == "nested deeper" else "*a")])
+
+
+def test_billion_laughs_example_is_small():
+    assert len(_billion_laughs()) < 1000
+
+
+def test_shipped_configs_use_no_aliases():
+    """Refusing aliases costs nothing: no config of ours uses them."""
+    root = Path(__file__).resolve().parents[1] / "configs"
+    for path in sorted(root.glob("*.yaml")):
+        load_config(path)
+        events = list(yaml.parse(path.read_text(encoding="utf-8")))
+        assert not any(isinstance(e, yaml.AliasEvent) for e in events), path
+
+
+def test_yaml_nesting_up_to_the_limit_still_loads(tmp_path):
+    inner = "[" * (MAX_YAML_DEPTH - 3) + "]" * (MAX_YAML_DEPTH - 3)  # top mapping + training + key + lists
+    with pytest.raises(ConfigError, match="expects int"):  # parsed fine; then refused by the schema as usual
+        load_config(write(tmp_path / "d.yaml", f"training:\n  keep_steps: {inner}\n"))
+
+
+def test_directory_as_config(tmp_path):
+    d = tmp_path / "configs.yaml"
+    d.mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_config(d)
+    assert str(err.value) == f"{d}: is a directory, expected a YAML config file"
+    child = write(tmp_path / "child.yaml", "inherit_from: configs.yaml\n")
+    with pytest.raises(ConfigError, match="configs.yaml: is a directory"):
+        load_config(child)
+
+
+def test_unreadable_config(tmp_path, monkeypatch):
+    import hnf3d.config as config_module
+
+    path = write(tmp_path / "secret.yaml", "name: x\n")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(config_module, "open", denied, raising=False)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: cannot read the config file (permission denied)"
+    monkeypatch.undo()
+    if os.geteuid() != 0:  # root reads anything: the real chmod only means something for other users
+        path.chmod(0)
+        try:
+            with pytest.raises(ConfigError, match="permission denied"):
+                load_config(path)
+        finally:
+            path.chmod(0o600)
+
+
+def test_oversized_config_file(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("name: x\n" + "#" * MAX_CONFIG_BYTES + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"big.yaml: larger than {MAX_CONFIG_BYTES} bytes"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text", [
+    "name: ok\ntraining:\n  lr: [1, 2\n  seed: 3\n",
+    "a: 1\nb:\n\t- x\n",
+    "name: a\x00b\n",                  # a control character (PyYAML's ReaderError spans two lines)
+    "name: 'unterminated\n",
+    "training:\n  lr: 1\n lr2: 2\n",
+    "{a: 1\n",
+    "? [a, b]\n: 1\n",                 # an unhashable key
+    '"a\\nb": 1\n',                     # a key holding a newline
+    "name: !!binary AAAA\n",
+    "training:\n  seed: " + "9" * 5000 + "\n",  # a huge value: the message stays short
+])
+def test_every_yaml_error_is_one_line(tmp_path, text):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:") and len(msg.splitlines()) == 1 and len(msg) < 400, msg
+    assert "\n" not in msg
+
+
+def test_invalid_yaml_keeps_line_and_column(tmp_path):
+    path = write(tmp_path / "b.yaml", "name: ok\ntraining:\n  lr: [1, 2\n  seed: 3\n")
+    with pytest.raises(ConfigError, match=r"b.yaml: invalid YAML at line 4, column \d+: expected ',' or ']'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text, key, bounds", [
+    ("field:\n  width: -5\n", "field.width", "[1, 65536]"),
+    ("field:\n  width: 0\n", "field.width", "[1, 65536]"),
+    ("task_network:\n  hidden: [128, 1000000000]\n", "task_network.hidden[1]", "[1, 65536]"),
+    ("encoder:\n  c_dim: 100000000\n", "encoder.c_dim", "[1, 65536]"),
+    ("field:\n  T: 100000000\n", "field.T", "[1, 16777216]"),
+    ("training:\n  seed: -1\n", "training.seed", "[0, 4294967295]"),
+    ("training:\n  batch_size: 0\n", "training.batch_size", "[1, "),
+    ("training:\n  keep_steps: [5, -1]\n", "training.keep_steps[1]", "[0, "),
+    ("data:\n  n_input_points: -3\n", "data.n_input_points", "[1, "),
+    ("eval:\n  upsampling_steps: 40\n", "eval.upsampling_steps", "[0, 8]"),
+])
+def test_sizes_out_of_range(tmp_path, text, key, bounds):
+    path = write(tmp_path / "r.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: key '{key}' must be an integer in {bounds}"), msg
+    with pytest.raises(ConfigError, match=f"<dict>: key '{key.split('[')[0]}"):
+        config_from_dict(yaml.safe_load(text))
+
+
+def test_list_length_bounded(tmp_path):
+    path = write(tmp_path / "l.yaml", "task_network:\n  hidden: [" + ", ".join(["8"] * 1000) + "]\n")
+    with pytest.raises(ConfigError, match=r"key 'task_network.hidden' has 1000 entries, at most \d+"):
+        load_config(path)
+
+
+def test_every_integer_field_has_a_range():
+    for section in (DataConfig, TaskNetworkConfig, EncoderConfig, FieldConfig, ObjectiveConfig, TrainingConfig,
+                    EvalConfig):
+        for f in dataclasses.fields(section):
+            if f.type in ("int", "list[int]", int, list[int]):
+                lo, hi = field_range(section, f.name)
+                assert 0 <= lo <= getattr(section(), f.name) if f.type in ("int", int) else lo >= 0
+                assert hi > lo
+    # the defaults pass their own ranges
+    assert config_from_dict(config_to_dict(Config())) == Config()
+
+
+def test_deeply_nested_dict_refused():
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(ConfigError, match="<dict>: nested too deeply"):
+        config_from_dict({"data": deep})
+
+
+def test_saved_config_has_no_aliases_even_for_shared_lists(tmp_path):
+    import hnf3d.config as config_module
+
+    cfg = Config()
+    cfg.task_network.hidden = [64, 64]
+    cfg.training.keep_steps = cfg.task_network.hidden  # the same list object twice
+    path = save_config(cfg, tmp_path / "shared.yaml")
+    assert load_config(path) == cfg
+    # the dumper itself never writes anchors (plain safe_dump would: '&id001' ... '*id001')
+    shared = [1, 2]
+    assert "&" in yaml.safe_dump({"a": shared, "b": shared})
+    assert "&" not in yaml.dump({"a": shared, "b": shared}, Dumper=config_module._PlainDumper)

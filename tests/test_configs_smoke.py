@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 from hnf3d.config import load_config  # noqa: E402
 from hnf3d.models import TaskNetwork  # noqa: E402
 from hnf3d.training import load_checkpoint, save_checkpoint  # noqa: E402
-from _tools import load_script  # noqa: E402
+from hnf3d.cli import train as train_cli_module  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 EXPECTED = {"base", "synthetic_pc", "synthetic_img", "shapenet_pc", "shapenet_img", "synthetic_pc_direct",
@@ -26,7 +26,7 @@ EXPECTED = {"base", "synthetic_pc", "synthetic_img", "shapenet_pc", "shapenet_im
 
 
 def load_cli():
-    return load_script("tools/train.py", "hnf3d_tools_train_smoke")
+    return train_cli_module
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""tools/evaluate.py: the ONet/ConvONet benchmark on an ONet-layout data set (docs/protocol.md)."""
+"""hnf3d.cli.evaluate (tools/evaluate.py): the ONet/ConvONet benchmark on an ONet-layout data set
+(docs/protocol.md)."""
 from __future__ import annotations
 
 import json
@@ -9,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests._tools import REPO, load_script
+from hnf3d.cli import evaluate as cli
+from tests._tools import REPO
 
 N_POINTS = 30_000  # per npz file: dense enough that a perfect mesh scores Chamfer-L1 < 0.005
 CATS = ("chair", "table")
 SEEDS = (0, 1, 2)  # per category; test = the first two
-
-cli = load_script("tools/evaluate.py", "evaluate_cli")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def dataset(tmp_path_factory):
 
 
 def run(capsys, *argv):
-    """(exit code, stdout, stderr lines) of tools/evaluate.py."""
+    """(exit code, stdout, stderr lines) of hnf3d.cli.evaluate.main."""
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, [line for line in err.splitlines() if line.strip()]

@@ -47,7 +47,7 @@ def test_save_load_round_trip_and_errors(tmp_path):
     np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="foreign.npz: not an occupancy network"):
         OccupancyNetwork.load(tmp_path / "foreign.npz")
-    with pytest.raises(ValueError, match=r"points: expected shape \(N, 3\)"):
+    with pytest.raises(ValueError, match=r"points: expected an array of shape \(N, 3\)"):
         occ(np.zeros((4, 2)))
 
 

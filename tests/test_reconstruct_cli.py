@@ -1,19 +1,16 @@
-"""tools/reconstruct.py: the main job on the shipped example, every real input format, and bad inputs."""
+"""hnf3d.cli.reconstruct (tools/reconstruct.py): the main job on the shipped example, every real input format,
+and bad inputs, each found before the work starts."""
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hnf3d.cli import reconstruct
 from hnf3d.io import load_mesh, load_point_cloud, save_point_cloud
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "chair_scan.ply"
-
-
-from _tools import load_script  # noqa: E402
-
-reconstruct = load_script("tools/reconstruct.py")
 
 
 def run(args, capsys):
@@ -185,3 +182,192 @@ def test_readme_starts_with_the_two_commands():
     assert (ROOT / shlex.split(commands[0])[-1]).is_file()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/setup.sh && .venv/bin/python -m pytest -q" in ci
+
+
+# ------------------------------------------------------------------ hardening: every bad input before the work
+@pytest.fixture
+def no_work(monkeypatch):
+    """Loading the model is the start of the work: an argument, path or input file error must be found first."""
+    from hnf3d.pipeline.reconstructor import Reconstructor
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the work started before the arguments and inputs were checked")
+
+    monkeypatch.setattr(Reconstructor, "load", refuse)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height pixels (the data is a few bytes: a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_bad_paths_and_arguments_before_the_work(tmp_path, capsys, no_work):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    scan = folder / "scan.ply"
+    shutil.copy(EXAMPLE, scan)
+    (folder / "link.ply").symlink_to(scan)
+    (folder / "taken_hnf3d.ply").mkdir()  # the default output name of taken.ply is a directory
+    shutil.copy(EXAMPLE, folder / "taken.ply")
+    photo = folder / "photo.png"
+    photo.write_bytes(_png_header(64, 64))
+    cases = [
+        (["--pc", ""], "--pc: empty path"),
+        (["--image", ""], "--image: empty path"),
+        (["--pc", folder], "is a directory"),
+        (["--image", folder], "is a directory"),
+        (["--pc", scan, "--out", folder], "--out"),
+        (["--pc", folder / "taken.ply"], "taken_hnf3d.ply: is a directory"),
+        (["--pc", scan, "--out", scan], "refusing to overwrite"),  # the user's scan, replaced by a mesh
+        (["--pc", scan, "--out", folder / ".." / "in" / "scan.ply"], "refusing to overwrite"),
+        (["--pc", folder / "link.ply", "--out", scan], "refusing to overwrite"),
+        (["--image", photo, "--out", tmp_path / "m.ply", "--preview", photo], "refusing to overwrite"),
+        (["--pc", scan, "--out", tmp_path / "m.ply", "--device", "meta"], "--device"),
+        (["--pc", scan, "--out", tmp_path / "m.ply", "--device", "tpu:9"], "--device"),
+        (["--pc", scan, "--out", tmp_path / "m.ply", "--seed", "-1"], "--seed"),
+        (["--pc", scan, "--out", tmp_path / "m.ply", "--resolution", "2048"], "--resolution"),
+    ]
+    for args, message in cases:
+        _bad(tmp_path, capsys, args, message)
+    assert scan.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_seed_is_checked_whatever_the_input_size(tmp_path, capsys, no_work):
+    few = tmp_path / "few.xyz"
+    save_point_cloud(np.random.default_rng(0).random((100, 3)), few)  # fewer points than the encoder takes
+    _bad(tmp_path, capsys, ["--pc", few, "--seed", "-1"], "--seed")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "m.ply", "--seed", "-5"], "--seed")
+
+
+def test_permissions_checked_before_the_work(tmp_path, capsys, monkeypatch, no_work):
+    """An unreadable input and an output folder without write permission (os.access is faked: tests may run as
+    root, for whom chmod denies nothing)."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    secret = tmp_path / "secret.ply"
+    shutil.copy(EXAMPLE, secret)
+    real_access = os.access
+
+    def access(path, mode, **kwargs):
+        path = os.fspath(path)
+        if path == str(locked) and mode & os.W_OK or path == str(secret) and mode & os.R_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    _bad(tmp_path, capsys, ["--pc", secret, "--out", tmp_path / "m.ply"], "secret.ply: permission denied")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", locked / "m.ply"], "permission denied")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "m.ply", "--preview", locked / "p.png"],
+         "--preview")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root ignores file permissions")
+def test_real_permissions(tmp_path, capsys, no_work):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", locked / "m.ply"], "permission denied")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_bad_file_contents_before_the_work(tmp_path, capsys, no_work):
+    rng = np.random.default_rng(0)
+    for name, kind in (("noise.stl", "STL"), ("noise.obj", "OBJ"), ("noise.off", "OFF")):
+        path = tmp_path / name
+        path.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+        _bad(tmp_path, capsys, ["--pc", path, "--out", tmp_path / "m.ply"], f"not a valid {kind} file")
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(30000, 30000))  # 900 megapixels declared in 100 bytes
+    _bad(tmp_path, capsys, ["--image", bomb, "--out", tmp_path / "m.ply"], "refused before decoding")
+    big = tmp_path / "big.png"
+    big.write_bytes(_png_header(9000, 9000))  # under PIL's own limit, over hnf3d's MAX_IMAGE_PIXELS
+    _bad(tmp_path, capsys, ["--image", big, "--out", tmp_path / "m.ply"], "more than the 67108864 accepted")
+
+
+def test_mesh_ply_is_sampled_not_read_as_vertices(tmp_path, capsys):
+    """A .ply with faces is a mesh: its surface is sampled (an 8-vertex box is not 8 points)."""
+    import trimesh
+
+    box = trimesh.creation.box(extents=(300.0, 200.0, 100.0))
+    box.apply_translation((1000.0, 0.0, -50.0))
+    src = tmp_path / "box.ply"
+    src.write_bytes(box.export(file_type="ply"))
+    code, err = run(["--pc", src, "--out", tmp_path / "m.ply", "--refine", "0", "--resolution", "32"], capsys)
+    assert code == 0, err
+    assert "a mesh; sampled 100000 points" in err
+    mesh = load_mesh(tmp_path / "m.ply")
+    assert mesh.is_watertight and bbox_close(mesh, np.asarray(box.vertices))
+
+
+def test_nan_vertices_of_a_mesh_are_a_message_not_a_warning(tmp_path, capsys):
+    import warnings
+
+    import trimesh
+
+    from hnf3d.io import NonFiniteWarning
+
+    box = trimesh.creation.box()
+    lines = [f"v {x} {y} {z}" for x, y, z in box.vertices] + ["v nan 0 0"]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in box.faces] + ["f 1 2 9"]
+    src = tmp_path / "holes.obj"
+    src.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonFiniteWarning)  # a raw warning escaping the tool fails here
+        code, err = run(["--pc", src, "--out", tmp_path / "m.ply", "--refine", "0", "--resolution", "32"], capsys)
+    assert code == 0, err
+    notice = [line for line in err.splitlines() if "NaN/Inf" in line]
+    assert len(notice) == 1 and notice[0].startswith("reconstruct: ") and "holes.obj: 1 vertices" in notice[0]
+    assert "Warning" not in err
+
+
+def test_empty_reconstruction_exit_1_no_file(tmp_path, capsys, monkeypatch):
+    import trimesh
+
+    from hnf3d.pipeline.reconstructor import Reconstructor
+
+    class Empty:
+        def reconstruct(self, *args, **kwargs):
+            mesh = trimesh.Trimesh()
+            mesh.metadata["hnf3d"] = {"threshold": 0.5, "messages": [], "timings": {}}
+            return mesh
+
+    monkeypatch.setattr(Reconstructor, "load", lambda *a, **k: Empty())
+    before = sorted(tmp_path.iterdir())
+    code, err = run(["--pc", EXAMPLE, "--out", tmp_path / "m.ply", "--preview", tmp_path / "m.png"], capsys)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("reconstruct: error: the reconstruction is empty")
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_failed_write_leaves_no_file(tmp_path, capsys, monkeypatch):
+    """An error while writing (disk full, ...) is one line, exit 2, and leaves neither output nor temp file."""
+    import trimesh
+
+    from hnf3d.pipeline.reconstructor import Reconstructor
+
+    class Box:
+        def reconstruct(self, *args, **kwargs):
+            mesh = trimesh.creation.box()
+            mesh.metadata["hnf3d"] = {"threshold": 0.5, "messages": [], "timings": {}}
+            return mesh
+
+    monkeypatch.setattr(Reconstructor, "load", lambda *a, **k: Box())
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "m.ply"))
+
+    monkeypatch.setattr(trimesh.Trimesh, "export", full)
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "m.ply"], "m.ply: no space left on device")

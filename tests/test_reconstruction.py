@@ -52,10 +52,11 @@ def test_same_seed_same_mesh(rec, chair_points):
 
 
 def test_cleaning_reports_what_it_drops(rec, chair_points):
-    dirty = np.r_[chair_points, chair_points[:100], np.full((7, 3), np.nan), [[np.inf, 0, 0]]]
+    dirty = np.r_[chair_points, chair_points[:100], np.full((7, 3), np.nan), [[np.inf, 0, 0]], [[0, 0, -1e30]]]
     mesh = rec.reconstruct(dirty, resolution=32)
     msgs = " | ".join(mesh.metadata["hnf3d"]["messages"])
-    assert "dropped 8 of 3108 points with NaN/Inf" in msgs and "removed 100 duplicate points" in msgs
+    assert "dropped 8 of 3109 points with NaN/Inf" in msgs and "removed 100 duplicate points" in msgs
+    assert "dropped 1 of 3001 points as gross outliers" in msgs and np.abs(mesh.bounds).max() < 1
     c = clean_points(np.random.default_rng(0).random((5000, 3)), max_points=1000, seed=2)
     assert len(c.points) == 1000 and "subsampled 5000 points to 1000" in c.messages[0]
     with pytest.raises(ValueError, match="points: 15 usable points .* at least 16"):

@@ -1,26 +1,22 @@
-"""tools/simulate_scan.py and hnf3d.data.scan: a deterministic simulated depth scan, and the shipped example."""
+"""hnf3d.cli.simulate_scan (tools/simulate_scan.py) and hnf3d.data.scan: a deterministic simulated depth scan,
+and the shipped example."""
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hnf3d.cli import simulate_scan as tool
 from hnf3d.data.procedural import make_shape
 from hnf3d.data.scan import simulate_scan
 from hnf3d.io import load_point_cloud
 from hnf3d.ops import closest_point
 
-from _tools import load_script
-
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chair_scan.ply"
 EXAMPLE_README = REPO / "examples" / "README.md"
-
-
-tool = load_script("tools/simulate_scan.py")
 
 
 @pytest.fixture(scope="module")

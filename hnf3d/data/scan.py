@@ -17,7 +17,6 @@ Points are in the mesh's own frame and units; tools/simulate_scan.py scales and 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 GRAZING_COS = 0.1  # hits whose |cos(ray, face normal)| is below this are dropped (a sensor loses them too)
 ELEVATIONS_DEG = (15.0, 35.0)  # ring cameras alternate between these heights above the centre

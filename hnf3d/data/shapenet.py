@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .metadata import read_metadata
 from .transforms import add_noise, collate, item_rng, load_image, subsample_indices
 
 __all__ = ["ShapeNetDataset", "collate", "load_npz"]
@@ -149,20 +150,10 @@ class ShapeNetDataset(Dataset):
     # ---------------------------------------------------------------- index
     def _read_metadata(self) -> dict[str, dict[str, Any]]:
         path = os.path.join(self.root, "metadata.yaml")
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             cats = sorted(d for d in os.listdir(self.root) if os.path.isdir(os.path.join(self.root, d)))
             return {c: {"id": c, "name": c} for c in cats}
-        import yaml
-
-        try:
-            with open(path, encoding="utf-8") as fh:
-                meta = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: cannot parse as YAML: {exc}") from exc
-        if meta is None:
-            meta = {}
-        if not isinstance(meta, dict):
-            raise ValueError(f"{path}: expected a mapping synset -> {{id, name}}, got {type(meta).__name__}")
+        meta = read_metadata(path)
         out = {}
         for key, value in meta.items():
             value = value if isinstance(value, dict) else {}

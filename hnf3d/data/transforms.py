@@ -60,21 +60,19 @@ def add_noise(points: np.ndarray, sigma: float, rng: np.random.Generator) -> np.
 
 def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor:
     """An image file as a (3, H, W) float32 RGB tensor in [0, 1], resized to size x size (PIL bilinear) unless
-    size is None. Raises FileNotFoundError for a missing file and ValueError naming the file when it is not a
-    readable image."""
-    from PIL import Image, UnidentifiedImageError
+    size is None. Read by hnf3d.io.image (what is accepted: its docstring): transparent pixels become white,
+    16-bit images keep their content, and a file whose header declares more than MAX_IMAGE_PIXELS is refused
+    before decoding. Raises FileNotFoundError for a missing file and ValueError naming the file when it is not
+    a readable image."""
+    from PIL import Image
 
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: image file not found")
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            if size is not None:
-                img = img.resize((int(size), int(size)), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read as an image: {type(exc).__name__}: {exc}") from exc
+    from ..io.image import read_image, to_rgb8
+
+    name = os.fspath(path)
+    img = to_rgb8(read_image(name), name=name)
+    if size is not None:
+        img = img.resize((int(size), int(size)), Image.BILINEAR)
+    arr = np.asarray(img, dtype=np.uint8)
     return torch.from_numpy(arr.astype(np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 

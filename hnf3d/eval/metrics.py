@@ -1,6 +1,6 @@
 """Mesh quality metrics, exactly as the ONet / ConvONet benchmark computes them (MeshEvaluator).
 
-Definitions (protocol.md; occupancy_networks im2mesh/eval.py, ConvONet src/eval.py):
+Definitions (docs/protocol.md; occupancy_networks im2mesh/eval.py, ConvONet src/eval.py):
 - 100k points are sampled on the predicted mesh, area-weighted, each with the normal of its face;
   the ground truth is the 100k points + normals of pointcloud.npz.
 - Nearest neighbours by Euclidean (unsquared) distance (a KD-tree on CPU, the Triton kernel on CUDA).

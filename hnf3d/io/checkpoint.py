@@ -36,6 +36,7 @@ __all__ = [
     "checkpoint_path",
     "load_checkpoint",
     "save_checkpoint",
+    "state_mismatch",
 ]
 
 CHECKPOINT_FORMAT = "hnf3d-checkpoint"
@@ -57,8 +58,9 @@ class CheckpointError(ValueError):
 
     def __init__(self, path: str | os.PathLike, problem: str):
         self.path = os.fspath(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        # one line whatever the problem quotes (e.g. a wrapped error's multi-line text)
+        self.problem = " ".join(part.strip() for part in str(problem).splitlines() if part.strip())
+        super().__init__(f"{self.path}: {self.problem}")
 
 
 def checkpoint_path(path: str | os.PathLike) -> Path:
@@ -181,6 +183,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         meta = json.loads(file_meta[METADATA_KEY])
     except (TypeError, json.JSONDecodeError) as exc:
         raise CheckpointError(src, f"corrupt hnf3d metadata ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(src, "corrupt hnf3d metadata (nested too deeply)") from None
     if not isinstance(meta, dict):
         raise CheckpointError(src, "corrupt hnf3d metadata (not a JSON object)")
     if meta.get("format") != CHECKPOINT_FORMAT:
@@ -196,3 +200,26 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise CheckpointError(src, f"corrupt tensor data ({type(exc).__name__}: {exc})") from None
     del meta["format"], meta["format_version"]
     return tensors, meta
+
+
+def state_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]) -> str | None:
+    """How a checkpoint's state `found` (name -> tensor) fails to fit a model's `expected` state_dict, in one line
+    (the first missing key, unexpected key and shape mismatch, each with the count of the others), or None if it
+    fits key for key and shape for shape. `expected` may live on the meta device (shapes are all that is read)."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [k for k in expected if k in found and tuple(expected[k].shape) != tuple(found[k].shape)]
+
+    def others(keys: list) -> str:
+        return f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
+
+    parts = []
+    if shapes:
+        k = shapes[0]
+        parts.append(f"tensor {k!r} has shape {tuple(found[k].shape)} in the checkpoint, "
+                     f"{tuple(expected[k].shape)} in the model{others(shapes)}")
+    if missing:
+        parts.append(f"tensor {missing[0]!r} is missing{others(missing)}")
+    if unexpected:
+        parts.append(f"tensor {unexpected[0]!r} is not in the model{others(unexpected)}")
+    return "; ".join(parts) or None

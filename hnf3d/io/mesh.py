@@ -8,6 +8,9 @@ brings its own copy of the vertices it uses, and only vertices and faces are kep
 Vertices with NaN/Inf coordinates are removed together with every face that uses them (NonFiniteWarning),
 so that bounds, normalisation and sampling never see a NaN.
 
+Random bytes are "not a valid OBJ/STL/... file", not a file of bare vertices. `is_mesh_file` tells a mesh (to be
+sampled) from a point cloud, including PLY files, which can be either.
+
 trimesh is imported lazily: `import hnf3d.io` stays cheap.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .atomic import atomic_write, check_output_path
-from .errors import FileFormatError, NonFiniteWarning, PathLike
+from .errors import FileFormatError, NonFiniteWarning, PathLike, check_input_file
 
 if TYPE_CHECKING:
     import trimesh
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 MESH_READ_EXTENSIONS = (".obj", ".off", ".ply", ".stl", ".glb", ".gltf")
 MESH_WRITE_EXTENSIONS = (".ply", ".obj", ".off", ".stl", ".glb")
 _POINT_ONLY = (".pcd", ".xyz", ".txt", ".pts", ".npy", ".npz")
+_TEXT_FORMATS = (".obj", ".off")
 
 
 def load_mesh(path: PathLike) -> "trimesh.Trimesh":
@@ -40,18 +44,18 @@ def load_mesh(path: PathLike) -> "trimesh.Trimesh":
     """
     import trimesh
 
-    file = Path(os.fspath(path))
-    size = file.stat().st_size  # FileNotFoundError names the path
+    file = check_input_file(path)  # one-line OSErrors naming the path: missing, a directory, not readable
+    size = file.stat().st_size
     ext = file.suffix.lower()
     if ext in _POINT_ONLY:
         raise FileFormatError(file, f"{ext} holds a point cloud, not a mesh: use hnf3d.io.load_point_cloud()")
     if ext not in MESH_READ_EXTENSIONS:
         supported = ", ".join(MESH_READ_EXTENSIONS)
         raise FileFormatError(file, f"unknown mesh extension {ext or '(none)'!r}; supported: {supported}")
-    if file.is_dir():
-        raise IsADirectoryError(f"{file}: is a directory")
     if size == 0:
         raise FileFormatError(file, "empty file")
+    if ext in _TEXT_FORMATS:
+        _check_text(file, ext)
     options: dict = {"process": False, "file_type": ext[1:]}
     if ext == ".obj":
         options.update(maintain_order=True, skip_materials=True)
@@ -61,9 +65,30 @@ def load_mesh(path: PathLike) -> "trimesh.Trimesh":
             warnings.simplefilter("ignore", RuntimeWarning)
             loaded = trimesh.load(str(file), **options)
     except Exception as exc:  # trimesh raises many types (ValueError, KeyError, IndexError, struct.error, ...)
-        raise FileFormatError(file, f"cannot read as {ext[1:].upper()}: {type(exc).__name__}: {exc}") from exc
+        raise FileFormatError(file, f"not a valid {ext[1:].upper()} file ({type(exc).__name__}: {exc})") from exc
     mesh = _single_mesh(file, loaded)
     return _drop_non_finite(file, mesh)
+
+
+def is_mesh_file(path: PathLike) -> bool:
+    """True when the file at `path` holds a mesh to be sampled rather than a point cloud: a mesh-only format
+    (.obj .off .stl .glb .gltf) or a PLY that declares faces (its header is read, not its data). Raises
+    FileFormatError for a .ply whose header is malformed, OSError when it cannot be read."""
+    from .ply import ply_has_faces
+
+    ext = Path(os.fspath(path)).suffix.lower()
+    if ext == ".ply":
+        return ply_has_faces(path)
+    return ext in MESH_READ_EXTENSIONS
+
+
+def _check_text(file: Path, ext: str) -> None:
+    """OBJ and OFF are text: a NUL byte in the first 64 KB means random or binary data (trimesh would read such
+    a file as an empty mesh)."""
+    with open(file, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if b"\0" in head:
+        raise FileFormatError(file, f"not a valid {ext[1:].upper()} file: binary data in a text format")
 
 
 def _single_mesh(file: Path, loaded: object) -> "trimesh.Trimesh":
@@ -86,6 +111,9 @@ def _single_mesh(file: Path, loaded: object) -> "trimesh.Trimesh":
             mesh = None
     else:
         mesh = loaded if isinstance(loaded, trimesh.Trimesh) else None
+    if mesh is None and not _has_vertices(loaded):
+        # random bytes: trimesh's STL/OBJ readers return an empty scene rather than failing
+        raise FileFormatError(file, f"not a valid {file.suffix[1:].upper()} file: no vertices or faces found")
     if mesh is None or len(mesh.faces) == 0:
         raise FileFormatError(file, "no faces found (a file of bare vertices is a point cloud: use load_point_cloud())")
     faces = np.asarray(mesh.faces)
@@ -94,6 +122,15 @@ def _single_mesh(file: Path, loaded: object) -> "trimesh.Trimesh":
             file, f"faces reference vertex {int(faces.max())} but the mesh has only {len(mesh.vertices)} vertices"
         )
     return mesh
+
+
+def _has_vertices(loaded: object) -> bool:
+    """Whether trimesh found any geometry at all (vertices of a mesh, point cloud or scene part)."""
+    import trimesh
+
+    if isinstance(loaded, trimesh.Scene):
+        return any(len(getattr(g, "vertices", ())) for g in loaded.geometry.values())
+    return len(getattr(loaded, "vertices", ())) > 0
 
 
 def _drop_non_finite(file: Path, mesh: "trimesh.Trimesh") -> "trimesh.Trimesh":

@@ -8,6 +8,10 @@ POINTS, DATA (always last). Data is little endian. Layouts:
   structure-of-arrays blocks, one per field, each POINTS * SIZE * COUNT bytes. PCL's writer leaves `_` padding
   fields out of these blocks, so both with and without padding blocks are accepted (told apart by the size).
 
+Limits (errors.py): a header declaring more than MAX_FILE_POINTS points is refused; binary_compressed data is
+refused when the uncompressed size its 8-byte header states exceeds MAX_DECODED_BYTES, before any
+decompression, and the LZF decoder never writes past that stated size.
+
 Fields x y z give the points, normal_x normal_y normal_z the normals; every other field (rgb, curvature, ...)
 is read past and ignored. Organised clouds (HEIGHT > 1) mark missing pixels with NaN; finalize drops them.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FileFormatError, PathLike
+from .errors import FileFormatError, PathLike, check_decoded_size, check_point_count
 from .lzf import LZFError, lzf_decompress
 
 _TYPES = {
@@ -122,6 +126,7 @@ def parse_pcd_header(path: PathLike, data: bytes) -> PcdHeader:
         width, height = points, 1
     if width * height != points:
         raise bad(f"WIDTH {width} x HEIGHT {height} != POINTS {points}")
+    check_point_count(path, points)
     return PcdHeader(fields, width, height, points, kind, data_offset)
 
 
@@ -199,6 +204,7 @@ def _read_compressed(path: PathLike, header: PcdHeader, data: bytes) -> dict[str
     if len(data) - start < 8:
         raise FileFormatError(path, "truncated binary_compressed data: the 8-byte size header is missing")
     compressed_size, raw_size = struct.unpack_from("<II", data, start)
+    check_decoded_size(path, raw_size, "binary_compressed data")
     have = len(data) - start - 8
     if have < compressed_size:
         raise FileFormatError(

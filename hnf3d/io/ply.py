@@ -7,10 +7,13 @@ dtype; list-property elements take a vectorised path when every row has the same
 and a per-row walk otherwise. Reading stops after the last requested element, so trailing elements of a file
 loaded as a point cloud are neither parsed nor validated.
 
+`read_ply_header` / `ply_has_faces` read the header only (is this PLY a mesh or a point cloud?).
+
 Writer: binary_little_endian `vertex` element with float x y z [nx ny nz].
 """
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections.abc import Collection
@@ -133,6 +136,39 @@ def parse_ply_header(path: PathLike, data: bytes) -> PlyHeader:
         if element.count and not element.properties:
             raise FileFormatError(path, f"malformed PLY header: element {element.name!r} has no properties")
     return PlyHeader(fmt, elements, comments, end.end())
+
+
+HEADER_READ_LIMIT = 1 << 20  # bytes read looking for 'end_header' by read_ply_header (real headers: < 4 KB)
+
+
+def read_ply_header(path: PathLike) -> PlyHeader:
+    """The header of the PLY file at `path`, reading only the first bytes of the file (at most
+    HEADER_READ_LIMIT), not its data. FileFormatError for anything that is not a PLY header."""
+    chunks: list[bytes] = []
+    with open(os.fspath(path), "rb") as handle:
+        while sum(map(len, chunks)) < HEADER_READ_LIMIT:
+            chunk = handle.read(64 * 1024)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            head = b"".join(chunks)
+            if not head.startswith(b"ply") or _END_HEADER.search(head) is not None:
+                break
+    head = b"".join(chunks)
+    if not head:
+        raise FileFormatError(path, "empty file")
+    if _END_HEADER.search(head) is None and len(head) >= HEADER_READ_LIMIT:
+        raise FileFormatError(path, f"malformed PLY header: no 'end_header' line in the first "
+                                    f"{HEADER_READ_LIMIT} bytes")
+    return parse_ply_header(path, head)
+
+
+def ply_has_faces(path: PathLike) -> bool:
+    """True when the PLY file at `path` declares a non-empty `face` element: a mesh, whose vertices are not a
+    fair sample of its surface (sample it: hnf3d.io.load_mesh + hnf3d.ops.sample_surface). Reads the header
+    only; FileFormatError when it is not a PLY header."""
+    face = read_ply_header(path).element("face")
+    return face is not None and face.count > 0
 
 
 def read_ply(

@@ -2,10 +2,14 @@
 
 Readers return raw (points, normals) in the file's dtype; `finalize_point_cloud` makes the float32 PointCloud
 and drops non-finite rows. Writers stream into `atomic_write`, so a failed save leaves no partial file.
+
+The input path is checked first (`errors.check_input_file`: missing, a directory, unreadable -> one-line OSError
+naming the file), then the extension, and only then is the file read. Every reader refuses, from its header and
+before decoding or decompressing, a file that declares more than MAX_FILE_POINTS (50 million) points or data
+that would expand past MAX_DECODED_BYTES (2.4 GB); see errors.py.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,7 +17,7 @@ import numpy as np
 
 from . import arrays, pcd, ply, text
 from .atomic import atomic_write, check_output_path
-from .errors import FileFormatError, PathLike
+from .errors import FileFormatError, PathLike, check_input_file, read_input_file
 from .pointcloud import PointCloud, finalize_point_cloud
 
 POINT_CLOUD_READ_EXTENSIONS = (".ply", ".pcd", ".xyz", ".txt", ".pts", ".npy", ".npz")
@@ -26,14 +30,16 @@ _MESH_ONLY = (".obj", ".off", ".stl", ".glb", ".gltf")
 def load_point_cloud(path: PathLike) -> PointCloud:
     """Load a point cloud from .ply, .pcd, .xyz, .txt, .pts, .npy or .npz (extension, case-insensitive).
 
-    Returns points (N, 3) float32 and normals (N, 3) float32 or None. Points with NaN/Inf coordinates are
-    dropped with a NonFiniteWarning; NaN/Inf normals drop the whole normals array (with a warning).
-    Raises FileNotFoundError for a missing file, FileFormatError (a ValueError, message starting with the path)
-    for an unknown extension, a mesh-only format, an empty or malformed file, truncated data, a wrong array
-    shape or a file without any finite point.
+    Returns points (N, 3) float32 and normals (N, 3) float32 or None. Points with NaN/Inf coordinates or with
+    values beyond the float32 range are dropped with a NonFiniteWarning that counts them; NaN/Inf normals drop
+    the whole normals array (with a warning).
+    Raises FileNotFoundError for a missing file (or an empty name), IsADirectoryError for a directory,
+    PermissionError for an unreadable file (all one line, starting with the path); FileFormatError (a ValueError,
+    message starting with the path) for an unknown extension, a mesh-only format, an empty or malformed file,
+    truncated data, a wrong array shape, more than MAX_FILE_POINTS points or MAX_DECODED_BYTES of decoded data,
+    or a file without any usable point.
     """
-    file = Path(os.fspath(path))
-    data = file.read_bytes()  # FileNotFoundError / IsADirectoryError name the path
+    file = check_input_file(path)
     ext = file.suffix.lower()
     if ext in _MESH_ONLY:
         raise FileFormatError(
@@ -42,6 +48,7 @@ def load_point_cloud(path: PathLike) -> PointCloud:
     if ext not in POINT_CLOUD_READ_EXTENSIONS:
         supported = ", ".join(POINT_CLOUD_READ_EXTENSIONS)
         raise FileFormatError(file, f"unknown point cloud extension {ext or '(none)'!r}; supported: {supported}")
+    data = read_input_file(file)
     if not data:
         raise FileFormatError(file, "empty file")
     points, normals = _read(ext, file, data)

@@ -5,6 +5,7 @@ One point per line, values separated by whitespace and/or commas, '#' starts a c
   x y z followed by attributes, which are ignored.
 - .pts: optionally starts with a line holding the point count; x y z then any attributes (intensity, r g b),
   which are ignored. PTS never carries normals.
+A file with more than MAX_FILE_POINTS point lines (or a .pts count line above it) is refused before parsing.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import FileFormatError, PathLike
+from .errors import FileFormatError, PathLike, check_point_count
 
 
 def read_text_points(path: PathLike, data: bytes, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -31,9 +32,11 @@ def read_text_points(path: PathLike, data: bytes, kind: str) -> tuple[np.ndarray
         first = lines[0].split()
         if len(first) == 1 and first[0].isdigit():
             declared = int(first[0])
+            check_point_count(path, declared, "points in its count line")
             lines = lines[1:]
     if not lines:
         raise FileFormatError(path, "contains no points")
+    check_point_count(path, len(lines), "point lines")
     try:
         table = np.loadtxt(lines, dtype=np.float64, ndmin=2)
     except ValueError as exc:

@@ -5,6 +5,12 @@ cfg.training.seed). `load_trained_model(path)` reads a checkpoint of the trainer
 (safetensors only, never unpickled), rebuilds its model from the config in its header and loads the weights.
 Inference (hnf3d.pipeline) uses this module without importing the training code; the trainer builds its model
 here too, so both agree on what a config means.
+
+Sizes are checked before anything is allocated (`check_model_config`): besides the per-key ranges of the config
+schema, the model is first built on the meta device (shapes only, no memory) and refused when it would hold more
+than MAX_MODEL_PARAMETERS numbers or its field more than MAX_FIELD_TOKENS parameter tokens. A checkpoint's tensors
+are compared with that shape-only model key for key before the real one is built, so a 2 KB checkpoint whose
+embedded config asks for a huge network is refused without allocating it.
 """
 from __future__ import annotations
 
@@ -13,13 +19,29 @@ import os
 import torch
 from torch import nn
 
-from ..config import Config
-from ..io.checkpoint import CheckpointError, load_checkpoint
+from ..config import Config, ConfigError, config_from_dict, config_to_dict
+from ..io.checkpoint import CheckpointError, load_checkpoint, state_mismatch
 from .encoders import ImageEncoder, ResnetPointNet
 from .field import HyperNetField
 from .task_network import TaskNetwork
 
-__all__ = ["Model", "build_model", "load_trained_model"]
+__all__ = ["MAX_FIELD_TOKENS", "MAX_MODEL_PARAMETERS", "Model", "build_model", "check_model_config",
+           "load_trained_model"]
+
+MAX_MODEL_PARAMETERS = 1_000_000_000
+"""Most numbers (parameters and buffers of encoder, field and task network) a model built from a config may hold:
+4 GB in float32, ~70 times the shipped model (14.5 M field + 1.7 M encoder parameters)."""
+
+MAX_FIELD_TOKENS = 4096
+"""Most parameter tokens of the field (shipped model: 14). Attention is quadratic in them and each has its own
+output head, so a tiny field.max_token_size over a wide task network is refused before it is built."""
+
+# The config keys that size each part, for messages.
+_PART_KEYS = {
+    "encoder": "encoder.c_dim, encoder.hidden",
+    "field": "field.width, field.depth, task_network.hidden",
+    "task_net": "task_network.n_frequencies, task_network.hidden",
+}
 
 
 class Model(nn.Module):
@@ -41,38 +63,88 @@ class Model(nn.Module):
         return self.field(float(self.field.T), c)
 
 
-def build_model(cfg: Config) -> Model:
-    """The Model of `cfg`: encoder (pointnet / resnet), HyperNetField over the task network's layout, theta_0 from
-    cfg.training.seed. Parameters are drawn from torch's global RNG: seed it first for a reproducible model."""
-    task_net = TaskNetwork(n_frequencies=cfg.task_network.n_frequencies, hidden=cfg.task_network.hidden)
-    layout = task_net.param_layout()
-    theta_0 = task_net.theta_0(cfg.training.seed)
-    if cfg.encoder.kind == "pointnet":
-        encoder: nn.Module = ResnetPointNet(c_dim=cfg.encoder.c_dim, hidden=cfg.encoder.hidden)
-    else:
-        encoder = ImageEncoder(c_dim=cfg.encoder.c_dim, width=cfg.encoder.hidden, img_size=cfg.data.img_size)
-    f = cfg.field
-    field = HyperNetField(layout, theta_0, c_dim=cfg.encoder.c_dim, T=f.T, width=f.width, depth=f.depth,
-                          heads=f.heads, max_token_size=f.max_token_size)
+def _construct(cfg: Config, source: str, shapes_only: bool = False) -> Model:
+    """The Model of `cfg`, unchecked; shapes_only: on the meta device (no memory, theta_0 left undrawn). A
+    ValueError of a constructor becomes a ConfigError naming `source` and the section."""
+    section = "task_network"
+    try:
+        task_net = TaskNetwork(n_frequencies=cfg.task_network.n_frequencies, hidden=cfg.task_network.hidden)
+        layout = task_net.param_layout()
+        # drawing theta_0 concatenates tensors, which on the meta device imports torch._dynamo (seconds)
+        theta_0 = torch.empty(layout.total) if shapes_only else task_net.theta_0(cfg.training.seed)
+        section = "encoder"
+        if cfg.encoder.kind == "pointnet":
+            encoder: nn.Module = ResnetPointNet(c_dim=cfg.encoder.c_dim, hidden=cfg.encoder.hidden)
+        else:
+            encoder = ImageEncoder(c_dim=cfg.encoder.c_dim, width=cfg.encoder.hidden, img_size=cfg.data.img_size)
+        section = "field"
+        f = cfg.field
+        field = HyperNetField(layout, theta_0, c_dim=cfg.encoder.c_dim, T=f.T, width=f.width, depth=f.depth,
+                              heads=f.heads, max_token_size=f.max_token_size)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: section '{section}' does not describe a valid model: {exc}") from None
     return Model(encoder, field, task_net)
+
+
+def _shape_only_model(cfg: Config, source: str) -> Model:
+    """`cfg`'s Model on the meta device (shapes, no memory), after the checks of `check_model_config`."""
+    cfg = config_from_dict(config_to_dict(cfg), source)  # the schema's ranges, also for a Config built in Python
+    tn, f = cfg.task_network, cfg.field
+    n_tokens = HyperNetField.count_tokens(TaskNetwork.parameter_numels(tn.n_frequencies, tn.hidden),
+                                          f.max_token_size)
+    if n_tokens > MAX_FIELD_TOKENS:
+        raise ConfigError(
+            f"{source}: the field would have {n_tokens} parameter tokens, more than {MAX_FIELD_TOKENS}: raise "
+            f"'field.max_token_size' ({f.max_token_size}) or narrow 'task_network.hidden'")
+    with torch.device("meta"):
+        model = _construct(cfg, source, shapes_only=True)
+    counts = {part: sum(t.numel() for t in getattr(model, part).state_dict().values()) for part in _PART_KEYS}
+    total = sum(counts.values())
+    if total > MAX_MODEL_PARAMETERS:
+        biggest = max(counts, key=counts.get)
+        raise ConfigError(
+            f"{source}: the model would have {total:,} parameters, more than {MAX_MODEL_PARAMETERS:,} "
+            f"({biggest.replace('_', ' ')}: {counts[biggest]:,}; sized by {_PART_KEYS[biggest]})")
+    return model
+
+
+def check_model_config(cfg: Config, source: str = "<config>") -> int:
+    """Check that `cfg` describes a model of sane size, allocating nothing; return its number of parameters
+    (and buffers). Raises ConfigError naming `source` and the key: a value outside the schema's range, a field
+    width not divisible by its heads, more than MAX_FIELD_TOKENS parameter tokens, more than MAX_MODEL_PARAMETERS
+    parameters."""
+    model = _shape_only_model(cfg, source)
+    return sum(t.numel() for t in model.state_dict().values())
+
+
+def build_model(cfg: Config, source: str = "<config>") -> Model:
+    """The Model of `cfg`: encoder (pointnet / resnet), HyperNetField over the task network's layout, theta_0 from
+    cfg.training.seed. Parameters are drawn from torch's global RNG: seed it first for a reproducible model.
+    Checked first (`check_model_config`; a ConfigError names `source`, e.g. the config file)."""
+    _shape_only_model(cfg, source)
+    return _construct(cfg, source)
 
 
 def load_trained_model(path: str | os.PathLike) -> tuple[Config, Model, dict]:
     """(config, Model on the CPU in eval mode, checkpoint metadata) of a checkpoint written by the Trainer or by
     tools/export_model.py. Raises CheckpointError naming the file when it has no usable config or its weights do
     not fit the model its config describes (and FileNotFoundError when it is missing)."""
-    from ..config import ConfigError, config_from_dict
-
     tensors, metadata = load_checkpoint(path)
     extra = metadata.get("extra") if isinstance(metadata, dict) else None
     if not isinstance(extra, dict) or not isinstance(extra.get("config"), dict):
         raise CheckpointError(path, "metadata has no extra.config: not a checkpoint of tools/train.py")
+    source = f"{path}:extra.config"
     try:
-        cfg = config_from_dict(extra["config"], source=f"{path}:extra.config")
+        cfg = config_from_dict(extra["config"], source=source)
+        shapes = _shape_only_model(cfg, source)  # sizes checked before anything is allocated
     except ConfigError as exc:
         raise CheckpointError(path, f"its config does not load: {exc}") from None
-    model = build_model(cfg)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    # compare shapes before building: the real model is only allocated for tensors the file actually holds
+    problem = state_mismatch(shapes.state_dict(), state)
+    if problem:
+        raise CheckpointError(path, f"model state does not fit the model its config describes: {problem}")
+    model = _construct(cfg, source)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -1,4 +1,4 @@
-"""The hypernetwork field Phi(t, c) -> theta (design.md section 1).
+"""The hypernetwork field Phi(t, c) -> theta (docs/design.md section 1).
 
     Phi(t, c) = theta_0 + (t / T) * Phi'(t, c)
 
@@ -24,20 +24,34 @@ from torch.nn import functional as F
 from .task_network import ParamLayout
 
 
+def t_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the step t is carried in next to tensors of `dtype`: float32 at least (float64 stays float64).
+
+    bf16 / fp16 cannot tell t from t + 1 above 256 / 2048, so t, t / T and the sinusoidal embedding never take
+    the (possibly reduced) dtype of the condition code or of the parameters.
+    """
+    return torch.promote_types(dtype, torch.float32)
+
+
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of t (B,) float -> (B, dim): [cos(t w_k), sin(t w_k)] for half = dim // 2 frequencies
+    """Sinusoidal embedding of t (B,) -> (B, dim): [cos(t w_k), sin(t w_k)] for half = dim // 2 frequencies
     w_k = max_period^(-k / (half - 1)), geometrically spaced from 1 down to 1 / max_period (periods 2 pi .. 2 pi
-    10^4), applied to the raw step t in [0, T]. An odd dim gets one zero column appended."""
+    10^4), applied to the raw step t in [0, T]. An odd dim gets one zero column appended.
+
+    Computed and returned in `t_dtype(t.dtype)` (float32, or float64 for a float64 t): the caller casts the
+    embedding, never t, to a reduced precision.
+    """
+    dtype = t_dtype(t.dtype) if t.is_floating_point() else torch.float32
     half = dim // 2
     if half == 0:
-        return torch.zeros(t.shape[0], dim, dtype=t.dtype, device=t.device)
-    k = torch.arange(half, dtype=torch.float32, device=t.device)
+        return torch.zeros(t.shape[0], dim, dtype=dtype, device=t.device)
+    k = torch.arange(half, dtype=dtype, device=t.device)
     freqs = torch.exp(-math.log(max_period) * k / max(half - 1, 1))
-    args = t.float()[:, None] * freqs[None, :]
+    args = t.to(dtype)[:, None] * freqs[None, :]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:
         emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
-    return emb.to(t.dtype)
+    return emb
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -81,12 +95,17 @@ class _DiTBlock(nn.Module):
         return x
 
 
+def _n_chunks(numel: int, max_token_size: int) -> int:
+    """Tokens of a tensor of `numel` elements: ceil(numel / max_token_size), at least 1 (integer arithmetic)."""
+    return max(1, -(-numel // max_token_size))
+
+
 def _token_table(layout: ParamLayout, max_token_size: int) -> list[tuple[str, int, int]]:
     """(name, offset, length) per token: each tensor split into ceil(numel / max_token_size) near-equal
     contiguous chunks (lengths differ by at most 1), in layout order, covering [0, P) exactly once."""
     table = []
     for e in layout:
-        n = max(1, math.ceil(e.numel / max_token_size))
+        n = _n_chunks(e.numel, max_token_size)
         base, extra = divmod(e.numel, n)
         off = e.offset
         for i in range(n):
@@ -153,7 +172,10 @@ class HyperNetField(nn.Module):
 
         self.token_table: tuple[tuple[str, int, int], ...] = tuple(_token_table(layout, self.max_token_size))
         n_tok = len(self.token_table)
-        self.token_embed = nn.Parameter(torch.randn(n_tok, width) * 0.02)
+        embed = torch.empty(n_tok, width)
+        if not embed.is_meta:  # meta (hnf3d.models.build's size check): shapes only; sampling would import sympy
+            embed.normal_().mul_(0.02)  # bitwise torch.randn(n_tok, width) * 0.02
+        self.token_embed = nn.Parameter(embed)
 
         # conditioning vector: MLP(sinusoid(t)) + Linear(c)
         self.t_mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
@@ -176,35 +198,40 @@ class HyperNetField(nn.Module):
         """Number of parameter tokens (len(token_table))."""
         return len(self.token_table)
 
+    @staticmethod
+    def count_tokens(numels: "list[int]", max_token_size: int) -> int:
+        """Parameter tokens of a field over tensors of these element counts, without building it."""
+        return sum(_n_chunks(n, max_token_size) for n in numels)
+
     def config(self) -> dict:
         """Constructor arguments besides layout and theta_0, as plain data (for checkpoints)."""
         return {"c_dim": self.c_dim, "T": self.T, "width": self.width, "depth": self.depth, "heads": self.n_heads,
                 "max_token_size": self.max_token_size, "cond_tokens": self.cond_tokens,
                 "token_dim": self.token_dim}
 
-    def _check_inputs(self, t, c, tokens):
+    def check_inputs(self, t, c, tokens=None) -> None:
+        """Check the arguments of `forward` / `delta` and raise TypeError / ValueError naming the bad one.
+
+        `forward` does not call this: it runs several times per training step on inputs that the objective or
+        the Reconstructor have already checked. Call it once where t, c or tokens come from outside.
+        """
         if not isinstance(c, torch.Tensor):
             raise TypeError(f"c: expected a torch tensor, got {type(c).__name__}")
         if c.ndim != 2 or c.shape[1] != self.c_dim:
             raise ValueError(f"c: expected shape (B, c_dim) = (B, {self.c_dim}), got {tuple(c.shape)}")
         B = c.shape[0]
-        dtype, device = self.theta_0.dtype, self.theta_0.device
+        device = self.theta_0.device
         if not c.is_floating_point() or c.device != device:
             raise TypeError(f"c: expected a floating tensor on {device} (the field's), got {c.dtype} on {c.device}")
         if isinstance(t, bool):
             raise TypeError("t: expected a number or a tensor of shape (B,), got bool")
         if isinstance(t, numbers.Real):
-            if not (0 <= t <= self.T):
-                raise ValueError(f"t: expected a value in [0, T] = [0, {self.T}], got {t!r}")
-            t = torch.full((B,), float(t), dtype=dtype, device=device)
+            self._check_t_number(t)
         elif isinstance(t, torch.Tensor):
-            if t.ndim == 0:
-                t = t.expand(B)
-            if t.shape != (B,):
+            if t.ndim != 0 and tuple(t.shape) != (B,):
                 raise ValueError(f"t: expected shape (B,) = ({B},) (B from c) or a scalar, got {tuple(t.shape)}")
             if t.dtype == torch.bool or t.is_complex():
                 raise TypeError(f"t: expected an integer or floating tensor, got dtype {t.dtype}")
-            t = t.to(device=device, dtype=dtype)
         else:
             raise TypeError(f"t: expected a number or a torch tensor, got {type(t).__name__}")
         if self.cond_tokens:
@@ -218,19 +245,37 @@ class HyperNetField(nn.Module):
             if not tokens.is_floating_point() or tokens.device != device:
                 raise TypeError(f"tokens: expected a floating tensor on {device} (the field's), "
                                 f"got {tokens.dtype} on {tokens.device}")
-            tokens = tokens.to(dtype)
         elif tokens is not None:
             raise ValueError("tokens: this field was built with cond_tokens=False; it takes no condition tokens")
-        return t, c.to(dtype), tokens
+
+    def _check_t_number(self, t: numbers.Real) -> None:
+        if not (0 <= t <= self.T):
+            raise ValueError(f"t: expected a value in [0, T] = [0, {self.T}], got {t!r}")
+
+    def _prepare(self, t, c: torch.Tensor, tokens: torch.Tensor | None):
+        """(t (B,) in t_dtype, c and tokens in the field's dtype): conversions only, no checks of tensors (see
+        `check_inputs`). A Python number t is range-checked (free: no device synchronisation)."""
+        dtype, device = self.theta_0.dtype, self.theta_0.device
+        B = c.shape[0]
+        if isinstance(t, torch.Tensor):
+            t = t.to(device=device, dtype=t_dtype(dtype))
+            t = t.expand(B) if t.ndim == 0 else t
+        else:
+            self._check_t_number(t)
+            t = torch.full((B,), float(t), dtype=t_dtype(dtype), device=device)
+        if self.cond_tokens != (tokens is not None):  # a wrong call, not a wrong value: never silently ignored
+            raise ValueError(f"tokens: this field was built with cond_tokens={self.cond_tokens}; "
+                             f"{'pass' if self.cond_tokens else 'it takes no'} condition tokens (B, K, token_dim)")
+        return t, c.to(dtype), None if tokens is None else tokens.to(dtype)
 
     def delta(self, t, c: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Phi'(t, c) (B, P): the transformer's raw output (before the t / T factor). Arguments as `forward`."""
-        t, c, tokens = self._check_inputs(t, c, tokens)
-        return self._delta(t, c, tokens)
+        return self._delta(*self._prepare(t, c, tokens))
 
     def _delta(self, t: torch.Tensor, c: torch.Tensor, tokens: torch.Tensor | None) -> torch.Tensor:
         B = c.shape[0]
-        cond = self.t_mlp(timestep_embedding(t, self.width)) + self.c_proj(c)  # (B, W)
+        emb = timestep_embedding(t, self.width).to(c.dtype)  # t itself stays in t_dtype (float32 at least)
+        cond = self.t_mlp(emb) + self.c_proj(c)  # (B, W)
         x = self.token_embed.unsqueeze(0).expand(B, -1, -1)  # (B, n_tok, W)
         n_extra = 0
         if tokens is not None:
@@ -247,16 +292,18 @@ class HyperNetField(nn.Module):
         """theta = Phi(t, c) = theta_0 + (t / T) * Phi'(t, c), shape (B, P), in the field's dtype.
 
         t: Tensor (B,) of integer or float steps in [0, T], a 0-d tensor or a Python number (broadcast to B).
-            Tensor values are not range-checked (that would synchronise the device); Python numbers are. A tensor
-            t is moved to the field's device and dtype.
+            Kept in float32 at least (`t_dtype`) whatever the field's or c's dtype, so t and t + 1 stay distinct.
+            Tensor values are not range-checked (that would synchronise the device); Python numbers are.
         c: floating Tensor (B, c_dim), the condition code, on the field's device (cast to the field's dtype, so
             e.g. a bf16 code from an autocast encoder is accepted).
         tokens: floating Tensor (B, K, token_dim), required iff the field was built with cond_tokens=True (cast
             like c).
+        Shapes, dtypes and devices are not checked here (this runs several times per training step): use
+        `check_inputs` on arguments from outside.
         """
-        t, c, tokens = self._check_inputs(t, c, tokens)
+        t, c, tokens = self._prepare(t, c, tokens)
         d = self._delta(t, c, tokens)
-        return self.theta_0 + (t / self.T)[:, None] * d
+        return (self.theta_0 + (t / self.T)[:, None] * d).to(self.theta_0.dtype)
 
     def extra_repr(self) -> str:
         return f"P={self.layout.total}, tokens={self.n_tokens}, T={self.T}, c_dim={self.c_dim}, width={self.width}, " \

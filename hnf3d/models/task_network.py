@@ -1,6 +1,6 @@
 """The task network f_theta: R^3 -> occupancy logit, run batched with per-sample weights.
 
-f is an MLP on a positional encoding of the query point (design.md section 1). The hypernetwork field predicts
+f is an MLP on a positional encoding of the query point (docs/design.md section 1). The hypernetwork field predicts
 one flat weight vector theta (P,) per shape; `TaskNetwork.forward(x, params)` evaluates all B shapes of a batch
 at once with batched matrix products (no Python loop over samples), so gradient matching can take per-sample
 gradients with one `autograd.grad` call.
@@ -180,10 +180,15 @@ class ParamLayout:
         return layout
 
 
+def _layer_sizes(n_frequencies: int, hidden: Sequence[int]) -> list[int]:
+    """Feature sizes from the encoded input through the hidden layers to the one logit."""
+    return [3 + 6 * n_frequencies, *hidden, 1]
+
+
 class TaskNetwork(nn.Module):
     """Occupancy MLP f_theta(x) = logit, on the positional encoding of x.
 
-    Defaults (design.md): L = 4 frequencies (27 inputs), 3 hidden layers of 128, ReLU, one logit:
+    Defaults (docs/design.md): L = 4 frequencies (27 inputs), 3 hidden layers of 128, ReLU, one logit:
     27*128+128 + 2*(128*128+128) + 128+1 = 36,737 parameters.
 
     Parameters are `layers.{i}.weight` (out, in) and `layers.{i}.bias` (out,) of `nn.Linear` layers, in order;
@@ -208,9 +213,16 @@ class TaskNetwork(nn.Module):
         self.hidden = tuple(hidden)
         self.activation = activation
         self._act = _ACTIVATIONS[activation]
-        sizes = [3 + 6 * n_frequencies, *hidden, 1]
+        sizes = _layer_sizes(n_frequencies, hidden)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self._layout = ParamLayout.from_named_tensors(self.named_parameters())
+
+    @staticmethod
+    def parameter_numels(n_frequencies: int, hidden: Sequence[int]) -> list[int]:
+        """Element count of each parameter tensor, in `param_layout()` order, without building the network (so a
+        config's size can be checked before anything is allocated)."""
+        sizes = _layer_sizes(n_frequencies, hidden)
+        return [n for a, b in zip(sizes[:-1], sizes[1:]) for n in (a * b, b)]
 
     @property
     def in_features(self) -> int:

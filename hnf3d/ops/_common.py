@@ -51,6 +51,13 @@ def check_points(x, name: str, *, device=None, dtype=None, dims: int = 3) -> tor
     return t
 
 
+def check_queries(x, name: str = "queries") -> torch.Tensor:
+    """The leading point array of an op, (N, 3) (see `check_points`): it sets the device and dtype of the other
+    inputs and of the result; float16 is computed in float32 (no op keeps useful precision in half)."""
+    t = check_points(x, name)
+    return t.float() if t.dtype == torch.float16 else t
+
+
 def _all_finite(t: torch.Tensor) -> bool:
     """One reduction instead of an elementwise pass: the sum is finite whenever every value is (an overflow only
     costs the exact check). CPU tensors are summed by numpy on the same memory: torch's threaded reductions pay
@@ -81,6 +88,13 @@ def check_mesh(vertices, faces, *, device=None, dtype=None) -> tuple[torch.Tenso
 def triangles(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """(F, 3, 3) corner coordinates, contiguous."""
     return vertices[faces].contiguous()
+
+
+def soup_mesh(tri: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(F, 3, 3) triangle corners -> (vertices (3F, 3), faces (F, 3) int64), the inverse of `triangles`: a triangle
+    soup (the kernels' layout) as the mesh the public ops take."""
+    faces = torch.arange(3 * tri.shape[0], device=tri.device).reshape(-1, 3)
+    return tri.reshape(-1, 3), faces
 
 
 def check_backend(backend: str) -> str:
@@ -120,7 +134,7 @@ def resolve_backend(backend: str, device: torch.device, *, cpu_library: str | No
             raise ValueError("backend='cpu': this op has no CPU library backend; use 'torch' or 'auto'")
         from .._optional import require
 
-        require(cpu_library, f"backend='cpu' for this op")
+        require(cpu_library, "backend='cpu' for this op")
     return backend
 
 

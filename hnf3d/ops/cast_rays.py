@@ -15,7 +15,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._common import check_backend, check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
+from ._common import (
+    check_backend, check_mesh, check_points, check_queries, chunks, pair_chunk, resolve_backend, triangles,
+)
 from ._embree import raycasting_scene
 
 
@@ -110,9 +112,7 @@ def cast_rays(vertices, faces, origins, directions, *, backend: str = "auto") ->
     Returns RayHits(t_hit (R,), face_index (R,), normal (R, 3)) on the origins' device.
     """
     check_backend(backend)
-    o = check_points(origins, "origins")
-    if o.dtype == torch.float16:
-        o = o.float()
+    o = check_queries(origins, "origins")
     d = check_points(directions, "directions", device=o.device, dtype=o.dtype)
     if d.shape != o.shape:
         raise ValueError(f"directions: expected shape {tuple(o.shape)} (one per origin), got {tuple(d.shape)}")

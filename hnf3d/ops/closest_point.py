@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._common import check_backend, check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
+from ._common import check_backend, check_mesh, check_queries, chunks, pair_chunk, resolve_backend, triangles
 from ._embree import raycasting_scene
 
 
@@ -105,9 +105,7 @@ def closest_point(vertices, faces, queries, *, backend: str = "auto") -> Closest
     Returns ClosestPoint(distance (Q,), point (Q, 3), face_index (Q,) int64) on the queries' device.
     """
     check_backend(backend)
-    q = check_points(queries, "queries")
-    if q.dtype == torch.float16:
-        q = q.float()
+    q = check_queries(queries)
     v, f = check_mesh(vertices, faces, device=q.device, dtype=q.dtype)
     if q.shape[0] == 0:
         return ClosestPoint(q.new_zeros(0), q.new_zeros(0, 3), torch.zeros(0, dtype=torch.int64, device=q.device))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .._optional import available
-from ._common import check_backend, check_points, chunks, pair_chunk, resolve_backend
+from ._common import check_backend, check_points, check_queries, chunks, pair_chunk, resolve_backend
 
 
 class KNN(NamedTuple):
@@ -72,9 +72,7 @@ def knn(reference, queries, k: int = 1, *, backend: str = "auto") -> KNN:
     Returns KNN(distance (Q, k), index (Q, k) int64), ascending distance, on the queries' device.
     """
     check_backend(backend)
-    q = check_points(queries, "queries")
-    if q.dtype == torch.float16:
-        q = q.float()
+    q = check_queries(queries)
     r = check_points(reference, "reference", device=q.device, dtype=q.dtype)
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k: expected a positive integer, got {k!r}")

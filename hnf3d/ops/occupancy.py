@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .._optional import available
-from ._common import check_backend, check_mesh, check_points
+from ._common import check_backend, check_mesh, check_queries
 from ._embree import raycasting_scene
 from .cast_rays import cast_rays
 from .closest_point import closest_point
@@ -206,9 +206,7 @@ def occupancy(vertices, faces, queries, *, method: str = "auto", n_rays: int = N
     n_rays = int(n_rays)
     if shell is not None and not (isinstance(shell, (int, float, np.floating)) and shell >= 0):
         raise ValueError(f"shell: expected a non-negative distance or None, got {shell!r}")
-    q = check_points(queries, "queries")
-    if not q.is_floating_point() or q.dtype == torch.float16:
-        q = q.float()
+    q = check_queries(queries)
     v, f = check_mesh(vertices, faces, device=q.device, dtype=q.dtype)
     if q.shape[0] == 0:
         return torch.zeros(0, dtype=torch.bool, device=q.device)

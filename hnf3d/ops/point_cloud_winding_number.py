@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._optional import require
-from ._common import check_backend, as_tensor, check_points, chunks, pair_chunk, resolve_backend
+from ._common import as_tensor, check_backend, check_points, check_queries, chunks, pair_chunk, resolve_backend
 
 # Distances below EPS (relative to nothing: the inputs are expected in a unit-sized frame) are clamped so a
 # query that coincides with a sample point gives a large but finite contribution instead of inf/NaN.
@@ -39,12 +39,14 @@ def estimate_point_areas(points: torch.Tensor, k: int = 8) -> torch.Tensor:
     return math.pi * r * r / k
 
 
-def _pcwn_torch(points, normals, areas, queries) -> torch.Tensor:
+def _pcwn_torch(points, normals, areas, queries, eps: float = EPS) -> torch.Tensor:
+    """Exact reference: (N, 3) points, (N, 3) unit normals, (N,) areas, (Q, 3) queries -> (Q,), in the queries'
+    dtype, chunked over queries to bound memory. eps: the distance floor (the kernel's argument; EPS here)."""
     out = torch.empty(queries.shape[0], dtype=queries.dtype, device=queries.device)
     step = pair_chunk(points.shape[0], 2**22)
     for s in chunks(queries.shape[0], step):
         d = points[None, :, :] - queries[s, None, :]  # (q, N, 3)
-        r = d.norm(dim=-1).clamp_min(EPS)
+        r = d.norm(dim=-1).clamp_min(eps)
         out[s] = ((d * normals[None]).sum(-1) * areas[None] / r**3).sum(dim=1) / (4.0 * math.pi)
     return out
 
@@ -83,9 +85,7 @@ def point_cloud_winding_number(points, normals, queries, areas=None, *, backend:
     Returns (Q,) on the queries' device.
     """
     check_backend(backend)
-    q = check_points(queries, "queries")
-    if q.dtype == torch.float16:
-        q = q.float()
+    q = check_queries(queries)
     p = check_points(points, "points", device=q.device, dtype=q.dtype)
     n = check_points(normals, "normals", device=q.device, dtype=q.dtype)
     if n.shape != p.shape:

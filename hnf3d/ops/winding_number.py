@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .._optional import require
-from ._common import check_backend, check_mesh, check_points, chunks, pair_chunk, resolve_backend, triangles
+from ._common import check_backend, check_mesh, check_queries, chunks, pair_chunk, resolve_backend, triangles
 
 
 def solid_angle(tri: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
@@ -72,9 +72,7 @@ def winding_number(vertices, faces, queries, *, backend: str = "auto") -> torch.
     backend: 'auto' | 'torch' | 'cpu' | 'triton' (see the module docstring).
     """
     check_backend(backend)
-    q = check_points(queries, "queries")
-    if not q.is_floating_point() or q.dtype == torch.float16:
-        q = q.float()
+    q = check_queries(queries)
     v, f = check_mesh(vertices, faces, device=q.device, dtype=q.dtype)
     if q.shape[0] == 0:
         return torch.zeros(0, dtype=q.dtype, device=q.device)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._checks import check_array
+
 __all__ = ["OCCNET_FORMAT", "OccupancyNetwork", "task_network_logits"]
 
 OCCNET_FORMAT = "hnf3d-occnet"
@@ -117,9 +119,7 @@ class OccupancyNetwork:
 
     def logits(self, points) -> np.ndarray:
         """Occupancy logits at world-frame points (N, 3): (N,) float64."""
-        p = np.asarray(points, dtype=np.float64)
-        if p.ndim != 2 or p.shape[1] != 3:
-            raise ValueError(f"points: expected shape (N, 3), got {p.shape}")
+        p = check_array("points", points, "(N, 3)", dtype=np.float64)
         unit = (p - np.asarray(self.loc, dtype=np.float64)) / float(self.scale)
         return task_network_logits(unit, np.asarray(self.weights), self.layout, self.activation)
 

@@ -25,6 +25,8 @@ from typing import Callable
 
 import numpy as np
 
+from .._checks import check_choice, check_float, check_int
+
 __all__ = ["ExtractionStats", "extract_mesh", "grid_points", "probability_to_logit"]
 
 _PAD_LOGIT = -1.0e6  # "certainly outside": closes the surface at the grid's border
@@ -48,9 +50,7 @@ class ExtractionStats:
 
 def probability_to_logit(threshold: float) -> float:
     """The logit level of an occupancy-probability threshold in (0, 1): log(t / (1 - t))."""
-    t = float(threshold)
-    if not 0.0 < t < 1.0:
-        raise ValueError(f"threshold: expected an occupancy probability in (0, 1), got {threshold!r}")
+    t = check_float("threshold", threshold, min_value=0.0, max_value=1.0, open_interval=True)
     return math.log(t) - math.log1p(-t)
 
 
@@ -142,14 +142,11 @@ def _cell_corners_mask(cells: np.ndarray) -> np.ndarray:
 
 
 def _check_args(resolution_0, upsampling_steps, threshold, box, batch_points, mode):
-    if mode not in ("hierarchical", "dense"):
-        raise ValueError(f"mode: expected 'hierarchical' or 'dense', got {mode!r}")
-    for name, v, lo in (("resolution_0", resolution_0, 1), ("upsampling_steps", upsampling_steps, 0),
-                        ("batch_points", batch_points, 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}")
-    if not (isinstance(box, (int, float)) and math.isfinite(box) and box > 0):
-        raise ValueError(f"box: expected a positive side length, got {box!r}")
+    check_choice("mode", mode, ("hierarchical", "dense"))
+    resolution_0 = check_int("resolution_0", resolution_0, min_value=1)
+    upsampling_steps = check_int("upsampling_steps", upsampling_steps, min_value=0)
+    check_int("batch_points", batch_points, min_value=1)
+    check_float("box", box, min_value=0.0, open_interval=True)
     if resolution_0 * 2 ** upsampling_steps > 1024:
         raise ValueError(f"resolution: resolution_0 * 2^upsampling_steps = {resolution_0 * 2 ** upsampling_steps} "
                          f"is over 1024 cells per side")

@@ -6,7 +6,8 @@
     mesh = rec.reconstruct(points, refine_steps=300)      # + test-time refinement (hnf3d.pipeline.refine)
     net = rec.predict_weights(points)                     # hnf3d.pipeline.export.OccupancyNetwork: query occupancy anywhere
 
-Data flow (docs: design.md section 5): clean (drop NaN/Inf, duplicates; subsample huge scans) -> normalise to the
+Data flow (docs/design.md section 5): clean (drop NaN/Inf, duplicates, gross outliers; refuse collinear or
+coplanar points; subsample huge scans; hnf3d.pipeline.inputs) -> normalise to the
 unit box the model was trained in (ONet: bounding-box centre and largest side; or POCO-style, by point spacing)
 -> encode c -> theta = Phi(T, c) -> optional refinement -> hierarchical extraction (hnf3d.pipeline.extraction) -> back to
 the input's frame and units. Each call records the seconds of each stage in `mesh.metadata["hnf3d"]["timings"]`.
@@ -25,8 +26,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .._checks import check_device
-from .inputs import MAX_POINTS, clean_points, image_tensor, spacing_scale
+from .._checks import check_choice, check_device, check_float, check_int
+from .inputs import MAX_POINTS, MIN_POINTS, clean_points, image_tensor, spacing_scale
 
 __all__ = ["PRETRAINED", "Reconstructor", "pretrained_path"]
 
@@ -50,13 +51,28 @@ def pretrained_path(name: str) -> Path:
 
 def _resolution_steps(resolution: int) -> tuple[int, int]:
     """(resolution_0, upsampling_steps) for a final grid of `resolution` = 32 * 2^k cells per side."""
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
-        raise ValueError(f"resolution: expected an integer, got {resolution!r}")
+    resolution = check_int("resolution", resolution)
     steps = int(round(math.log2(resolution / 32))) if resolution >= 32 else -1
     if steps < 0 or 32 * 2 ** steps != resolution or resolution > 1024:
         raise ValueError(f"resolution: expected 32 x 2^k cells per side (32, 64, 128, 256, 512, 1024), "
                          f"got {resolution}")
     return 32, steps
+
+
+def _check_threshold(threshold: Optional[float]) -> Optional[float]:
+    """None (the model's default) or an occupancy probability in (0, 1)."""
+    if threshold is None:
+        return None
+    return check_float("threshold", threshold, min_value=0.0, max_value=1.0, open_interval=True)
+
+
+def _point_options(*, refine_steps, seed, normalize, max_points, refine_lr) -> dict:
+    """The point-cloud options of `reconstruct` / `predict_weights`, checked (each error names its argument)."""
+    return {"refine_steps": check_int("refine_steps", refine_steps, min_value=0),
+            "seed": check_int("seed", seed, min_value=0, max_value=2**63 - 1),
+            "normalize": check_choice("normalize", normalize, ("bbox", "spacing")),
+            "max_points": check_int("max_points", max_points, min_value=MIN_POINTS),
+            "refine_lr": check_float("refine_lr", refine_lr, min_value=0.0, max_value=1.0, open_interval=True)}
 
 
 class _Timer:
@@ -97,6 +113,9 @@ class Reconstructor:
         file and hnf3d.training.CheckpointError (a ValueError) naming the file when it is not a usable model."""
         from ..models.build import load_trained_model
 
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ValueError(f"path: expected a checkpoint path or one of {sorted(PRETRAINED)}, got {path!r}")
+        device = check_device("device", device)
         name = os.fspath(path)
         file = pretrained_path(name) if name in PRETRAINED else Path(name)
         if file.is_dir():
@@ -106,7 +125,9 @@ class Reconstructor:
         cfg, model, meta = load_trained_model(file)
         extra = meta["extra"]
         info = {"step": meta.get("step"), "val_iou": extra.get("val_iou"), "name": cfg.name}
-        return cls(model, cfg, device=check_device("device", device), source=str(file), info=info)
+        # a shipped model is recorded by its place in the package, not this machine's path (result JSONs travel)
+        source = f"hnf3d/pretrained/{file.name}" if name in PRETRAINED else str(file)
+        return cls(model, cfg, device=device, source=source, info=info)
 
     @property
     def kind(self) -> str:
@@ -122,8 +143,6 @@ class Reconstructor:
 
         if self.kind != "pointcloud":
             raise ValueError(f"{self.source}: this model takes images (use reconstruct_image), not point clouds")
-        if normalize not in ("bbox", "spacing"):
-            raise ValueError(f"normalize: expected 'bbox' or 'spacing', got {normalize!r}")
         with timer.stage("clean"):
             cleaned = clean_points(points, normals, seed=seed, max_points=max_points)
         with timer.stage("normalize"):
@@ -165,8 +184,8 @@ class Reconstructor:
             theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr)
         return theta, losses
 
-    def _theta_for_points(self, points, normals, *, refine_steps, seed, normalize, timer, max_points,
-                          refine_lr=REFINE_LR):
+    def _theta_for_points(self, points, normals, *, refine_steps: int, seed: int, normalize: str, timer: _Timer,
+                          max_points: int, refine_lr: float = REFINE_LR):
         cleaned, norm, unit, box = self._prepare(points, normals, seed=seed, normalize=normalize, timer=timer,
                                                  max_points=max_points)
         with timer.stage("encode"):
@@ -182,55 +201,64 @@ class Reconstructor:
                     max_points: int = MAX_POINTS, refine_lr: float = REFINE_LR):
         """Watertight mesh (trimesh.Trimesh) of the shape sampled by `points` (N, 3), in their frame and units.
 
+        points: (N, 3) real numbers; cleaned first (hnf3d.pipeline.inputs.clean_points: NaN/Inf rows, duplicates
+        and gross outliers dropped with a message; collinear or coplanar points refused).
         normals: optional (N, 3) normals (refinement uses their directions instead of estimated ones, and orients
         them consistently).
         resolution: cells per side of the final extraction grid, 32 * 2^k. refine_steps: test-time refinement
-        steps (0: the field's prediction as is), Adam with learning rate refine_lr. threshold: occupancy
-        probability of the surface; default: the model's eval threshold, or 0.5 after refinement (the
-        pseudo-labels' decision boundary). normalize:
+        steps (0: the field's prediction as is), Adam with learning rate refine_lr in (0, 1). threshold: occupancy
+        probability of the surface in (0, 1); default: the model's eval threshold, or 0.5 after refinement (the
+        pseudo-labels' decision boundary). seed: integer >= 0 for every random choice. normalize:
         'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
-        scenes and partial scans much larger than one object). `mesh.metadata["hnf3d"]` holds the timings,
-        the cleaning messages and the normalisation."""
+        scenes and partial scans much larger than one object). max_points: subsample larger clouds to this many
+        (>= MIN_POINTS). Every argument is checked before any work; errors are ValueErrors naming it.
+        `mesh.metadata["hnf3d"]` holds the timings, the cleaning messages and the normalisation."""
         timer = _Timer()
         res0, steps = _resolution_steps(resolution)
-        if isinstance(refine_steps, bool) or not isinstance(refine_steps, (int, np.integer)) or refine_steps < 0:
-            raise ValueError(f"refine_steps: expected an integer >= 0, got {refine_steps!r}")
-        theta, cleaned, norm, box, losses = self._theta_for_points(
-            points, normals, refine_steps=int(refine_steps), seed=seed, normalize=normalize, timer=timer,
-            max_points=max_points, refine_lr=refine_lr)
-        thr = self._threshold(threshold, refined=refine_steps > 0)
+        threshold = _check_threshold(threshold)
+        opts = _point_options(refine_steps=refine_steps, seed=seed, normalize=normalize, max_points=max_points,
+                              refine_lr=refine_lr)
+        theta, cleaned, norm, box, losses = self._theta_for_points(points, normals, timer=timer, **opts)
+        thr = self._threshold(threshold, refined=opts["refine_steps"] > 0)
         mesh = self._extract(theta, res0, steps, thr, box, timer)
         with timer.stage("denormalize"):
             mesh.vertices = norm.invert(mesh.vertices)
+        if not np.isfinite(mesh.vertices).all():  # cannot happen within MAX_COORDINATE; never return NaN vertices
+            raise ValueError("points: the mesh's coordinates overflow float64 in the points' units; rescale them")
         mesh.metadata["hnf3d"] = {"timings": timer.timings, "messages": cleaned.messages, "threshold": thr,
                                   "loc": norm.loc.tolist(), "scale": float(norm.scale), "box": box,
                                   "refine_losses": losses, "n_points": len(cleaned.points)}
         return mesh
 
     def predict_weights(self, points=None, normals=None, *, image=None, refine_steps: int = 0, seed: int = 0,
-                        normalize: str = "bbox", threshold: Optional[float] = None):
-        """The per-shape occupancy network (hnf3d.pipeline.export.OccupancyNetwork: flat weights, layout, normalisation),
-        evaluable in the input's world units with numpy alone. Give `points` (N, 3) or, for an image model,
-        `image` (the network then lives in the unit box)."""
+                        normalize: str = "bbox", threshold: Optional[float] = None, max_points: int = MAX_POINTS,
+                        refine_lr: float = REFINE_LR):
+        """The per-shape occupancy network (hnf3d.pipeline.export.OccupancyNetwork: flat weights, layout,
+        normalisation), evaluable in the input's world units with numpy alone. Give `points` (N, 3) (and
+        optionally `normals`) or, for an image model, `image` (the network then lives in the unit box; no
+        refinement). The other arguments are those of `reconstruct`, checked the same way."""
         from .export import OccupancyNetwork
 
         timer = _Timer()
+        threshold = _check_threshold(threshold)
+        opts = _point_options(refine_steps=refine_steps, seed=seed, normalize=normalize, max_points=max_points,
+                              refine_lr=refine_lr)
         if image is not None:
-            if points is not None:
-                raise ValueError("predict_weights: give points or image, not both")
+            if points is not None or normals is not None:
+                raise ValueError("image: give points (and normals) or image, not both")
+            if opts["refine_steps"]:
+                raise ValueError("refine_steps: refinement needs a point cloud; it does not apply to image")
             theta = self._theta_for_image(image, timer)
             loc, scale = np.zeros(3), 1.0
         else:
             if points is None:
-                raise ValueError("predict_weights: give points (N, 3) or image")
-            theta, _, norm, _, _ = self._theta_for_points(points, normals, refine_steps=int(refine_steps),
-                                                          seed=seed, normalize=normalize, timer=timer,
-                                                          max_points=MAX_POINTS)
+                raise ValueError("points: give points (N, 3) or image")
+            theta, _, norm, _, _ = self._theta_for_points(points, normals, timer=timer, **opts)
             loc, scale = norm.loc, norm.scale
         return OccupancyNetwork(weights=theta.detach().float().cpu().numpy(),
                                 layout=self.task_net.param_layout().to_dict(),
                                 activation=self.task_net.activation, loc=np.asarray(loc, dtype=np.float64),
-                                scale=float(scale), threshold=self._threshold(threshold, refine_steps > 0))
+                                scale=float(scale), threshold=self._threshold(threshold, opts["refine_steps"] > 0))
 
     # ------------------------------------------------------------------ images
     def _theta_for_image(self, image, timer: _Timer) -> torch.Tensor:
@@ -244,9 +272,12 @@ class Reconstructor:
 
     def reconstruct_image(self, image, *, resolution: int = 128, threshold: Optional[float] = None):
         """Watertight mesh of the object in a single image, in the model's canonical unit box (ONet convention:
-        the object's bounding box centred at the origin, largest side 1). image: see `_image_tensor`."""
+        the object's bounding box centred at the origin, largest side 1). image: a path, a PIL image, a pixel
+        array or a (3, H, W) tensor (what is accepted: hnf3d.pipeline.inputs.image_tensor); an image in which no
+        object stands out from the background is refused. resolution, threshold: as in `reconstruct`."""
         timer = _Timer()
         res0, steps = _resolution_steps(resolution)
+        threshold = _check_threshold(threshold)
         theta = self._theta_for_image(image, timer)
         thr = self._threshold(threshold, refined=False)
         mesh = self._extract(theta, res0, steps, thr, 1.1, timer)
@@ -255,12 +286,10 @@ class Reconstructor:
 
     # ------------------------------------------------------------------ shared
     def _threshold(self, threshold: Optional[float], refined: bool) -> float:
+        """The checked `threshold` (see _check_threshold), or the default for this model and refinement."""
         if threshold is None:
             return 0.5 if refined else float(self.config.eval.threshold)
-        t = float(threshold)
-        if not 0.0 < t < 1.0:
-            raise ValueError(f"threshold: expected an occupancy probability in (0, 1), got {threshold!r}")
-        return t
+        return float(threshold)
 
     @torch.no_grad()
     def _extract(self, theta: torch.Tensor, res0: int, steps: int, threshold: float, box: float, timer: _Timer):

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_float, check_int
+
 __all__ = ["PseudoLabels", "pseudo_labels", "refine_theta"]
 
 
@@ -68,8 +70,8 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
 
     task_net: a `hnf3d.models.TaskNetwork` (evaluated functionally with the given weights; its own parameters
     are untouched). Returns (theta (P,) detached, on theta's device, the loss of each step)."""
-    if steps < 0:
-        raise ValueError(f"steps: expected an integer >= 0, got {steps!r}")
+    steps = check_int("steps", steps, min_value=0)
+    lr = check_float("lr", lr, min_value=0.0, open_interval=True)
     device = theta.device
     weights = theta.detach().clone().float().requires_grad_(True)
     optim = torch.optim.Adam([weights], lr=lr)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io.checkpoint import CheckpointError
+from ..io.checkpoint import CheckpointError, state_mismatch
 
 __all__ = ["pack_training_state", "unpack_training_state"]
 
@@ -160,6 +160,9 @@ def unpack_training_state(
         if key not in metadata:
             raise CheckpointError(source, f"metadata key {key!r} missing: not a training checkpoint")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    problem = state_mismatch(model.state_dict(), model_state)  # torch's own message spans many lines
+    if problem:
+        raise CheckpointError(source, f"model state does not fit the model: {problem}")
     try:
         model.load_state_dict(model_state, strict=True)
     except RuntimeError as exc:

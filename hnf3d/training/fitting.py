@@ -1,4 +1,4 @@
-"""Per-shape fitting of task networks from theta_0: the ground truth of the `weights` baseline (design.md s. 1).
+"""Per-shape fitting of task networks from theta_0: the ground truth of the `weights` baseline (docs/design.md s. 1).
 
 `fit_task_networks` fits one task network per shape, every trajectory starting at the shared theta_0, all S
 shapes at once in one batched task network: the weights are a single (S, P) leaf tensor and the loss is the SUM
@@ -28,7 +28,7 @@ from typing import Optional, Union
 
 import torch
 
-from .objectives import task_loss_per_sample
+from .objectives import check_queries, task_loss_per_sample
 
 __all__ = ["OPTIMIZERS", "fit_task_networks", "macs_per_point"]
 
@@ -74,12 +74,7 @@ def fit_task_networks(task_net, theta_0: torch.Tensor, x: torch.Tensor, occ: tor
     P = task_net.param_layout().total
     if theta_0.shape[0] != P:
         raise ValueError(f"theta_0: expected {P} parameters (the task network's), got {theta_0.shape[0]}")
-    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != 3:
-        raise ValueError(f"x: expected a tensor of shape (S, N, 3), got "
-                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if not isinstance(occ, torch.Tensor) or tuple(occ.shape) != tuple(x.shape[:2]):
-        raise ValueError(f"occ: expected a tensor of shape (S, N) = {tuple(x.shape[:2])}, got "
-                         f"{tuple(occ.shape) if isinstance(occ, torch.Tensor) else type(occ).__name__}")
+    check_queries(x, occ, batch="S")
     S, N = x.shape[0], x.shape[1]
     if N < 1:
         raise ValueError("x: expected at least one query point per shape")

@@ -1,9 +1,11 @@
-"""Training objectives of the hypernetwork field (design.md section 1).
+"""Training objectives of the hypernetwork field (docs/design.md section 1).
 
 The field is any callable ``field(t, c) -> theta`` with ``t`` a float tensor of shape (B,) (the convergence
-state, an optimisation step count), ``c`` the condition of shape (B, C) and ``theta`` of shape (B, P), with an
-integer attribute ``field.T`` (the last state), such that ``field(0, c) = theta_0``. Nothing else of the field
-is used here.
+state, an optimisation step count; float32 at least, whatever the dtype of c, so that t and t + 1 stay distinct
+above 256 when c is bf16), ``c`` the condition of shape (B, C) and ``theta`` of shape (B, P), with an integer
+attribute ``field.T`` (the last state), such that ``field(0, c) = theta_0``. A field that also has a tensor
+``field.theta_0`` and a method ``field.delta(t, c)`` with ``field(t, c) = theta_0 + (t / T) delta(t, c)`` (the
+HyperNetField) gets its gradient-matching difference formed in delta space (below).
 
 Objectives:
 
@@ -14,9 +16,14 @@ Objectives:
   - variant A: L = mean_b || th_t1 - stopgrad(th_t - eta s) ||^2 / P   (bootstrapped target; only th_t1 trained)
   - variant B: L = mean_b || (th_t1 - th_t) - stopgrad(-eta s) ||^2 / P (step matching; both trained)
 
+  In both variants the difference is (th_t1 - th_t) + eta s. For a field with `delta` it is formed as
+  ((t+1) Phi'(t+1, c) - t Phi'(t, c)) / T + eta s, never as the difference of two full weight vectors: theta_0
+  dominates those, and subtracting them loses the digits of the small step (in float32, ~1e-7 |theta_0| per
+  entry, comparable to the step of a converging trajectory). The two forms are equal in exact arithmetic.
+
   Optionally divided by stopgrad(eta^2 mean_b ||s_b||^2 / P): the raw values are tiny at large T (below Adam's
   epsilon), and after this normalisation ~1 is the minibatch-noise floor. Variant A is the one that works in the
-  prototype (design.md's lessons table); B is kept for comparison.
+  prototype (docs/design.md's lessons table); B is kept for comparison.
 - **direct** (`direct_loss`): BCE of the task network with weights Phi(T, c), backpropagated end to end.
 - **weights** (`weights_loss`): regression of pre-fitted per-shape weights, mean || Phi(T, c) - theta* ||^2 / P.
 
@@ -26,6 +33,7 @@ objective itself never synchronises with the device).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Callable, Optional
 
@@ -33,6 +41,7 @@ import torch
 from torch.nn import functional as F
 
 from ..config import ObjectiveConfig
+from ..models.field import t_dtype
 
 __all__ = [
     "STEP_RULES",
@@ -58,16 +67,22 @@ _NORM_TINY = 1e-30
 Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _shape_of(value) -> str:
+    return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def check_queries(x: torch.Tensor, occ: torch.Tensor, batch: str = "B") -> None:
+    """Query points x (batch, N, 3) and their occupancy labels occ (batch, N); ValueError naming the argument."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != 3:
+        raise ValueError(f"x: expected a tensor of shape ({batch}, N, 3), got {_shape_of(x)}")
+    if not isinstance(occ, torch.Tensor) or tuple(occ.shape) != tuple(x.shape[:2]):
+        raise ValueError(f"occ: expected a tensor of shape ({batch}, N) = {tuple(x.shape[:2])}, got {_shape_of(occ)}")
+
+
 def _check_batch(theta: torch.Tensor, x: torch.Tensor, occ: torch.Tensor) -> None:
     if not isinstance(theta, torch.Tensor) or theta.ndim != 2:
-        raise ValueError(f"theta: expected a tensor of shape (B, P), got "
-                         f"{tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__}")
-    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != 3:
-        raise ValueError(f"x: expected a tensor of shape (B, N, 3), got "
-                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if not isinstance(occ, torch.Tensor) or tuple(occ.shape) != tuple(x.shape[:2]):
-        raise ValueError(f"occ: expected a tensor of shape (B, N) = {tuple(x.shape[:2])}, got "
-                         f"{tuple(occ.shape) if isinstance(occ, torch.Tensor) else type(occ).__name__}")
+        raise ValueError(f"theta: expected a tensor of shape (B, P), got {_shape_of(theta)}")
+    check_queries(x, occ)
     if theta.shape[0] != x.shape[0]:
         raise ValueError(f"theta: batch size {theta.shape[0]} differs from x's {x.shape[0]}")
 
@@ -80,16 +95,22 @@ def task_loss_per_sample(task_net, theta: torch.Tensor, x: torch.Tensor, occ: to
     Returns a tensor of shape (B,), differentiable w.r.t. theta.
     """
     _check_batch(theta, x, occ)
+    return _task_losses(task_net, theta, x, occ)
+
+
+def _task_losses(task_net, theta: torch.Tensor, x: torch.Tensor, occ: torch.Tensor) -> torch.Tensor:
+    """`task_loss_per_sample` without the argument checks (inner calls, whose callers checked them): (B,)."""
     logits = task_net(x, theta)
     target = occ.to(dtype=logits.dtype)
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=1)
 
 
 def _losses_and_gradients(task_net, theta: torch.Tensor, x: torch.Tensor, occ: torch.Tensor):
-    """(per-sample losses (B,), per-sample gradients (B, P)), both detached, at a detached leaf copy of theta."""
+    """(per-sample losses (B,), per-sample gradients (B, P)), both detached, at a detached leaf copy of theta.
+    The arguments are not checked here: the public callers have."""
     leaf = theta.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        losses = task_loss_per_sample(task_net, leaf, x, occ)
+        losses = _task_losses(task_net, leaf, x, occ)
         # sample b's loss depends on leaf[b] only, so the gradient of the sum w.r.t. the (B, P) leaf is exactly
         # the stack of per-sample gradients; one backward pass, no second-order graph
         (grads,) = torch.autograd.grad(losses.sum(), leaf, create_graph=False)
@@ -103,6 +124,7 @@ def per_sample_gradients(task_net, theta: torch.Tensor, x: torch.Tensor, occ: to
     one batched ``torch.autograd.grad`` call, ``create_graph=False``. Works under ``torch.no_grad()`` too.
     Returns a detached tensor of shape (B, P) (requires_grad False).
     """
+    _check_batch(theta, x, occ)
     return _losses_and_gradients(task_net, theta, x, occ)[1]
 
 
@@ -164,7 +186,22 @@ def _field_T(field) -> int:
 
 
 def _t_full(value: float, c: torch.Tensor) -> torch.Tensor:
-    return torch.full((c.shape[0],), float(value), dtype=c.dtype, device=c.device)
+    """(B,) copies of step `value`, in float32 at least (never c's bf16: it cannot tell t from t + 1 above 256)."""
+    return torch.full((c.shape[0],), float(value), dtype=t_dtype(c.dtype), device=c.device)
+
+
+def _delta_space(field) -> bool:
+    """Whether `field` exposes Phi(t, c) = theta_0 + (t / T) delta(t, c) (module docstring)."""
+    return callable(getattr(field, "delta", None)) and isinstance(getattr(field, "theta_0", None), torch.Tensor)
+
+
+def _check_points_labels(x: torch.Tensor, occ: torch.Tensor, B: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != 3 or x.shape[0] != B:
+        raise ValueError(f"x: expected a tensor of shape (B, N, 3) = ({B}, N, 3) (B from c), got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if not isinstance(occ, torch.Tensor) or tuple(occ.shape) != tuple(x.shape[:2]):
+        raise ValueError(f"occ: expected a tensor of shape (B, N) = {tuple(x.shape[:2])}, got "
+                         f"{tuple(occ.shape) if isinstance(occ, torch.Tensor) else type(occ).__name__}")
 
 
 def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Tensor, occ: torch.Tensor, *,
@@ -192,11 +229,10 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
     if not isinstance(c, torch.Tensor) or c.ndim != 2:
         raise ValueError(f"c: expected a tensor of shape (B, C), got "
                          f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
-    if x.shape[0] != c.shape[0]:
-        raise ValueError(f"c: batch size {c.shape[0]} differs from x's {x.shape[0]}")
+    B = c.shape[0]
+    _check_points_labels(x, occ, B)
     eta = float(eta)
     T = _field_T(field)
-    B = c.shape[0]
     if t is None:
         t = sample_t(B, T, t_sampling, generator=generator, device=c.device)
     else:
@@ -208,28 +244,34 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
             raise ValueError(f"t: expected shape ({B},), got {tuple(t.shape)}")
         if B and (int(t.min()) < 0 or int(t.max()) > T - 1):
             raise ValueError(f"t: expected values in [0, T-1] = [0, {T - 1}], got [{int(t.min())}, {int(t.max())}]")
-    t_float = t.to(c.dtype)
+    t_float = t.to(t_dtype(c.dtype))  # float32 at least: a bf16 c must not round t + 1 onto t
     fkw = dict(field_kwargs or {})
 
-    if variant == "A":
-        with torch.no_grad():  # th_t only enters the detached target: no graph needed
+    in_delta_space = _delta_space(field)
+    # th_t only enters the detached target in variant A: no graph needed there
+    with torch.no_grad() if variant == "A" else contextlib.nullcontext():
+        if in_delta_space:
+            d_t = field.delta(t_float, c, **fkw)
+            th_t = (field.theta_0 + (t_float / T)[:, None] * d_t).to(field.theta_0.dtype)  # = field(t, c)
+        else:
             th_t = field(t_float, c, **fkw)
+    if in_delta_space:
+        d_t1 = field.delta(t_float + 1.0, c, **fkw)
+        _check_field_output(th_t, d_t1, B)
+        # Phi(t+1) - Phi(t) = ((t+1) Phi'(t+1) - t Phi'(t)) / T: theta_0 never enters the difference
+        step_diff = ((t_float + 1.0)[:, None] * d_t1 - t_float[:, None] * d_t) / T
     else:
-        th_t = field(t_float, c, **fkw)
-    th_t1 = field(t_float + 1.0, c, **fkw)
-    if th_t.ndim != 2 or th_t.shape != th_t1.shape or th_t.shape[0] != B:
-        raise ValueError(f"field: expected outputs of shape (B, P) with B = {B}, got {tuple(th_t.shape)} and "
-                         f"{tuple(th_t1.shape)}")
+        th_t1 = field(t_float + 1.0, c, **fkw)
+        _check_field_output(th_t, th_t1, B)
+        step_diff = th_t1 - th_t
     P = th_t.shape[1]
 
     task_losses, g = _losses_and_gradients(task_net, th_t, x, occ)
     s = step(g, step_rule)
 
-    if variant == "A":
-        target = (th_t.detach() - eta * s).detach()
-        diff = th_t1 - target
-    else:
-        diff = (th_t1 - th_t) - (-eta * s).detach()
+    # A: th_t1 - stopgrad(th_t - eta s); B: (th_t1 - th_t) - stopgrad(-eta s): both (th_t1 - th_t) + eta s, with
+    # th_t already graph-free in A
+    diff = step_diff + (eta * s).detach()
     raw = diff.pow(2).sum(dim=1).div(P).mean()
 
     if normalize_loss:
@@ -245,6 +287,12 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
         "loss": loss.detach(),
     }
     return loss, stats
+
+
+def _check_field_output(th_t: torch.Tensor, other: torch.Tensor, B: int) -> None:
+    if th_t.ndim != 2 or th_t.shape != other.shape or th_t.shape[0] != B:
+        raise ValueError(f"field: expected outputs of shape (B, P) with B = {B}, got {tuple(th_t.shape)} and "
+                         f"{tuple(other.shape)}")
 
 
 def direct_loss(field: Field, task_net, c: torch.Tensor, x: torch.Tensor, occ: torch.Tensor, *,

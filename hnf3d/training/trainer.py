@@ -1,4 +1,4 @@
-"""The training loop: encoder + hypernetwork field trained with an objective (design.md sections 1, 2, 6).
+"""The training loop: encoder + hypernetwork field trained with an objective (docs/design.md sections 1, 2, 6).
 
 The model comes from hnf3d.models.build (`build_model(cfg)`, shared with inference); `ObjectiveModel` adds the
 objective's loss to it. `build_datasets(cfg)` -> (train, val) and `Trainer(cfg, out_dir, resume=False).train(max_steps=None)`.

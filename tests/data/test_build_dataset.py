@@ -1,4 +1,5 @@
-"""tools/build_dataset.py and hnf3d.data.build: meshes -> the ONet layout (docs/protocol.md)."""
+"""The build_dataset tool (hnf3d.cli.build_dataset) and hnf3d.data.build: meshes -> the ONet layout
+(docs/protocol.md)."""
 from __future__ import annotations
 
 import os
@@ -9,18 +10,19 @@ import pytest
 import trimesh
 import yaml
 
-from hnf3d.data.build import MARKER, DegenerateMeshError, build_object, is_complete, split_ids
-from _tools import load_script  # noqa: E402
+from hnf3d.cli import build_dataset as cli
+from hnf3d.data.build import (
+    MARKER,
+    MIN_VOLUME_FRACTION,
+    DegenerateMeshError,
+    build_dataset,
+    build_object,
+    is_complete,
+    split_ids,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 N = 3000  # points per file in these tests (100k by default)
-
-
-def _load_cli():
-    return load_script("tools/build_dataset.py", "build_dataset_cli")
-
-
-cli = _load_cli()
 
 
 def run(meshes, out, *extra) -> int:
@@ -242,6 +244,135 @@ def test_degenerate_meshes_raise(tmp_path):
     with pytest.raises(DegenerateMeshError, match="zero surface area"):
         build_object(p, tmp_path / "o2", n_points=10, n_surface=10, n_views=0)
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+# meshes whose labels do not describe a solid: open sheets get only the robust labelling's shell (a lone triangle
+# 0.3% of the points, a square 0.6%, none of it enclosed); a closed needle 0.1% thick gets no inside point at all
+DEGENERATE_LABELS = {
+    "triangle.obj": ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "shell around open surfaces"),
+    "square.off": ("OFF\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n3 0 2 3\n", "shell around open surfaces"),
+    "needle.stl": (None, "nothing inside"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEGENERATE_LABELS))
+def test_degenerate_labels_are_refused(tmp_path, name):
+    text, why = DEGENERATE_LABELS[name]
+    path = tmp_path / name
+    if text is None:
+        trimesh.creation.box(extents=[1.0, 0.001, 0.001]).export(path)
+    else:
+        path.write_text(text)
+    with pytest.raises(DegenerateMeshError, match="degenerate labels") as info:
+        build_object(path, tmp_path / "o", n_points=N, n_surface=N, n_views=0)
+    message = str(info.value)
+    assert str(path) in message and why in message and "% of the 3000 uniform points inside" in message
+    assert "\n" not in message
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.tmp-*"))
+
+
+def test_labels_leaking_outside_the_object_are_refused(tmp_path, monkeypatch):
+    """All-inside labels (a labelling failure: the padding around the object is inside) are refused too."""
+    import torch
+
+    import hnf3d.ops
+
+    box().export(tmp_path / "box.obj")
+    monkeypatch.setattr(hnf3d.ops, "occupancy", lambda v, f, q, **kw: torch.ones(len(q), dtype=torch.bool))
+    with pytest.raises(DegenerateMeshError, match=r"100\.00% of the 3000 uniform points inside, and 100% of those "
+                                                  r"beyond the mesh's bounding box"):
+        build_object(tmp_path / "box.obj", tmp_path / "o", n_points=N, n_surface=0, near_surface=False, n_views=0)
+    assert not (tmp_path / "o").exists()
+
+
+def _inside_share(obj: Path) -> float:
+    with np.load(obj / "points.npz") as d:
+        return float(np.unpackbits(d["occupancies"])[: len(d["points"])].mean())
+
+
+def test_thin_valid_objects_are_kept(tmp_path):
+    """The thinnest valid shapes have less inside than a lone triangle's shell, yet real volume: they build. A
+    procedural rifle (~0.13% inside) and an open-top box given as sheets (a cup: 3% inside, ~0.2% enclosed)."""
+    from hnf3d.data.procedural import make_shape
+
+    make_shape("rifle", 0).export(tmp_path / "rifle.ply")
+    cup = trimesh.creation.box(extents=[1.0, 1.0, 1.0])
+    cup = trimesh.Trimesh(cup.vertices, cup.faces[cup.face_normals[:, 1] < 0.5], process=False)  # no top face
+    cup.export(tmp_path / "cup.obj")
+    shares = {}
+    for name in ("rifle.ply", "cup.obj"):
+        build_object(tmp_path / name, tmp_path / name[:-4], n_points=20_000, n_surface=0, near_surface=False,
+                     n_views=0)
+        shares[name] = _inside_share(tmp_path / name[:-4])
+    assert MIN_VOLUME_FRACTION < shares["rifle.ply"] < 0.0028  # below a lone triangle's 0.28%
+    assert 0.01 < shares["cup.obj"] < 0.1
+
+
+def test_degenerate_labels_are_skipped_and_reported_by_the_builder(tmp_path, capsys):
+    meshes = tmp_path / "m"
+    meshes.mkdir()
+    box().export(meshes / "box.obj")
+    (meshes / "triangle.obj").write_text(DEGENERATE_LABELS["triangle.obj"][0])
+    out = tmp_path / "out"
+    assert run(meshes, out, "--no-render", "--no-surface", "--workers", "1") == 0
+    captured = capsys.readouterr()
+    assert "built 1, skipped-finished 0, failed 1" in captured.out
+    for text in (captured.out, captured.err, (out / "build_log.txt").read_text()):
+        assert "default/triangle" in text and str(meshes / "triangle.obj") in text and "degenerate labels" in text
+    assert not (out / "default" / "triangle").exists()
+    assert sorted(sum(((out / "default" / f"{s}.lst").read_text().split() for s in ("train", "val", "test")),
+                      [])) == ["box"]
+
+
+def test_real_thin_soup_keeps_enclosed_volume(real_data, tmp_path):
+    """The raw ShapeNet bench (thin slats, a triangle soup labelled 'robust') is a valid object, not a sheet."""
+    bench = next((real_data / "shapenet_raw" / "02828884").glob("*/model_normalized.obj"))
+    build_object(bench, tmp_path / "bench", n_points=20_000, n_surface=0, near_surface=False, n_views=0)
+    assert 0.002 < _inside_share(tmp_path / "bench") < 0.01
+
+
+BAD_METADATA = {
+    "syntax": b"a: [unclosed\n  b: c\n",
+    "binary": bytes(range(256)) * 4,
+    "scalar": b"just some words\n",
+    "list": b"- chair\n- table\n",
+    "nested": b"[" * 5000 + b"]" * 5000,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_METADATA) + ["directory"])
+def test_unparsable_metadata_is_refused_before_any_work(tmp_path, capsys, kind):
+    meshes = tmp_path / "m"
+    meshes.mkdir()
+    box().export(meshes / "box.obj")
+    out = tmp_path / "out"
+    out.mkdir()
+    meta = out / "metadata.yaml"
+    if kind == "directory":
+        meta.mkdir()
+    else:
+        meta.write_bytes(BAD_METADATA[kind])
+    with pytest.raises(ValueError, match="metadata.yaml") as info:
+        build_dataset(meshes, out, n_views=0, workers=1, near_surface=False, n_points=N, n_surface=0, progress=False)
+    assert str(meta) in str(info.value) and "\n" not in str(info.value)
+    assert run(meshes, out, "--no-render", "--no-surface", "--workers", "1") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(meta) in err and "Traceback" not in err
+    # nothing built, nothing logged, the user's file untouched
+    assert sorted(p.name for p in out.iterdir()) == ["metadata.yaml"]
+    assert meta.is_dir() if kind == "directory" else meta.read_bytes() == BAD_METADATA[kind]
+
+
+def test_existing_metadata_is_kept_and_extended(tmp_path):
+    meshes = tmp_path / "m"
+    (meshes / "chairs").mkdir(parents=True)
+    box().export(meshes / "chairs" / "box.obj")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metadata.yaml").write_text("# mine\nother: {id: other, name: my own class}\n")
+    build_dataset(meshes, out, n_views=0, workers=1, near_surface=False, n_points=N, n_surface=0, progress=False)
+    assert yaml.safe_load((out / "metadata.yaml").read_text()) == {
+        "other": {"id": "other", "name": "my own class"}, "chairs": {"id": "chairs", "name": "chairs"}}
 
 
 def test_build_object_is_deterministic(tmp_path):

@@ -1,6 +1,7 @@
-"""Procedural ShapeNet-like shapes (hnf3d.data.procedural) and tools/make_shapes.py."""
+"""Procedural ShapeNet-like shapes (hnf3d.data.procedural) and the make_shapes tool (hnf3d.cli.make_shapes)."""
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -8,21 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from hnf3d.cli import make_shapes
 from hnf3d.data import procedural
 from hnf3d.data.procedural import CATEGORIES, make_parts, make_shape
 from hnf3d.ops import winding_number
-from _tools import load_script  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = {"chair", "table", "bench", "sofa", "lamp", "cabinet", "airplane", "car"}
 SEEDS = range(10)
-
-
-def _load_tool():
-    return load_script("tools/make_shapes.py", "make_shapes_tool")
-
-
-make_shapes = _load_tool()
 
 
 def _bytes(mesh) -> tuple[bytes, bytes]:
@@ -43,6 +37,62 @@ def test_same_seed_gives_identical_bytes(category):
     # make_<category>(rng) with the documented generator gives the same mesh
     direct = CATEGORIES[category](procedural.rng_for(category, 7))
     assert _bytes(direct) == _bytes(a)
+
+
+# Fingerprints of make_shape(category, seed) recorded from the single-module generator before it was split into
+# family modules (hnf3d/data/procedural/): vertex count, the faces' bytes (exact: integer topology, which every
+# branch and section count shows in) and two vertex sums (to 1e-9: they move by far more if any draw is added,
+# dropped or reordered, yet stay robust to last-bit libm differences between platforms).
+PINNED = [
+    ("chair", 0, 144, "2879889cf2f6f712", 86.6887859217296, 118.18134669948684),
+    ("chair", 7, 308, "ab86434fd7153af4", 97.14604979620862, 83.91945543998125),
+    ("table", 0, 140, "67fe4368bf6c5aa6", 48.19794090022515, 67.61932495679022),
+    ("table", 7, 530, "fce90a1e05d99aba", 301.8583099085355, 315.91996535977114),
+    ("bench", 0, 160, "964877e449fb3899", 206.89620856944444, 221.86085403812828),
+    ("bench", 7, 240, "854afb80acd03402", 287.2875435413805, 270.5393140308472),
+    ("sofa", 0, 148, "4a13d5060cc28f01", 308.7586417010641, 413.95559539030455),
+    ("sofa", 7, 336, "c5d30f628dfb107d", 500.86850547173276, 376.1170206477595),
+    ("lamp", 0, 818, "b664024433919aca", 655.9907667076492, 1949.8362478094234),
+    ("lamp", 7, 228, "d221b5d6fb6f7f94", 272.2567343945599, 974.4224246330151),
+    ("cabinet", 0, 96, "34dc04e21ddd07c9", 126.58309306023791, 280.63533958344533),
+    ("cabinet", 7, 56, "d64a9d27cba752f8", 64.035519969594, 135.30390636229006),
+    ("airplane", 0, 390, "c593231b6dc31f4b", 131.9741249134752, 193.72781486912046),
+    ("airplane", 7, 532, "202f1d9039294fb4", 182.01584908746545, 113.94291170798299),
+    ("car", 0, 1960, "d9a5b101a15fe1d6", 1141.8615365689643, 905.3916746415722),
+    ("car", 7, 1960, "d9a5b101a15fe1d6", 1274.0842628988403, 830.9203682788848),
+    ("display", 0, 222, "66dfd5931b89bbf9", 94.82118306244587, 85.57889148501448),
+    ("display", 7, 34, "51a269e8fc1d1f67", 15.429382261313835, 25.528222827100674),
+    ("loudspeaker", 0, 548, "cd927e46a98a94b5", 236.24619200904192, 430.80675158040793),
+    ("loudspeaker", 7, 1078, "cb1f19882e278527", 359.9962437351687, 1270.7513721114285),
+    ("rifle", 0, 308, "9bd6220d77f19535", 77.16261093885008, 72.26304936995822),
+    ("rifle", 7, 544, "5af5cdf7dd597fd0", 208.05724557434445, 350.24741408241573),
+    ("telephone", 0, 520, "a08b89d4d17cc643", 242.39738921769683, 354.3864285109065),
+    ("telephone", 7, 520, "a08b89d4d17cc643", 245.14426855260103, 307.17635198047526),
+    ("vessel", 0, 371, "abaf6df1cc08d66c", 139.45085586369925, 31.16323739936938),
+    ("vessel", 7, 289, "2151737a545d8beb", 114.09010808991785, 79.05003883846811),
+]
+
+
+@pytest.mark.parametrize("category, seed, n_vertices, faces_sha, abs_sum, weighted_sum", PINNED)
+def test_shapes_are_pinned_across_refactors(category, seed, n_vertices, faces_sha, abs_sum, weighted_sum):
+    mesh = make_shape(category, seed)
+    v = mesh.vertices.ravel()
+    assert len(mesh.vertices) == n_vertices
+    assert hashlib.sha256(np.ascontiguousarray(mesh.faces, dtype="<i8").tobytes()).hexdigest()[:16] == faces_sha
+    assert float(np.abs(v).sum()) == pytest.approx(abs_sum, rel=1e-9)
+    assert float((v * (np.arange(v.size) % 7 + 1)).sum()) == pytest.approx(weighted_sum, rel=1e-9)
+
+
+def test_pins_cover_every_category():
+    assert {c for c, *_ in PINNED} == set(CATEGORIES)
+
+
+def test_parameter_ranges_live_beside_each_category():
+    """Each category's parts function documents its parameter ranges, and make_<category> points to it."""
+    for name in CATEGORIES:
+        build = procedural._PARTS[name]
+        assert build.__name__ == f"{name}_parts" and "U(" in (build.__doc__ or ""), name
+        assert f"{build.__module__}.{build.__name__}" in CATEGORIES[name].__doc__
 
 
 @pytest.mark.parametrize("category", sorted(CATEGORIES))

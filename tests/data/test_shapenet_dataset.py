@@ -195,6 +195,19 @@ def test_categories_and_metadata(tiny):
         ShapeNetDataset(root, split="val")
 
 
+@pytest.mark.parametrize("text, problem", [
+    ("a: [unclosed\n", r"not valid YAML \(line 2"),
+    ("- just\n- a list\n", "holds a list, expected a mapping"),
+])
+def test_bad_metadata_is_one_line_naming_the_file(tiny, text, problem):
+    root, _ = tiny
+    (root / "metadata.yaml").write_text(text)
+    with pytest.raises(ValueError, match=problem) as info:
+        ShapeNetDataset(root)
+    message = str(info.value)
+    assert message.startswith(str(root / "metadata.yaml")) and "\n" not in message
+
+
 def _index(ds, model: str) -> int:
     return [m for _, m in ds.models].index(model)
 

@@ -54,7 +54,7 @@ def test_npy_wrong_shape(tmp_path, shape):
 
 def test_object_npy_is_refused_not_unpickled(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
-    with pytest.raises(FileFormatError, match=r"obj\.npy: holds Python objects .*refusing to unpickle"):
+    with pytest.raises(FileFormatError, match=r"obj\.npy: the array holds Python objects .*refusing to unpickle"):
         load_point_cloud(tmp_path / "obj.npy")
 
 

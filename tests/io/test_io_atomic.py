@@ -109,3 +109,88 @@ def test_new_file_gets_umask_permissions_not_private_tempfile_ones(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.ply").stat().st_mode) == 0o640
+
+
+# ------------------------------------------------------------------------------- leftovers of killed writers
+
+_WRITER = """
+import sys, time
+from hnf3d.io import atomic_write
+with atomic_write(sys.argv[1]) as handle:
+    handle.write(b"partial")
+    handle.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+"""
+
+
+def _temp_files(folder, name):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}.") or p.name.endswith(".tmp"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pid checks are POSIX")
+def test_sigkill_mid_write_leftover_is_removed_by_the_next_write(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "mesh.ply"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(out)], stdout=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout.readline() == b"writing\n"
+        leftovers = _temp_files(tmp_path, "mesh.ply")
+        assert len(leftovers) == 1 and ".hnf3d-tmp." in leftovers[0] and f".{proc.pid}." in leftovers[0]
+        with atomic_write(tmp_path / "other.ply") as handle:  # another target: a live writer's file is kept
+            handle.write(b"x")
+        assert _temp_files(tmp_path, "mesh.ply") == leftovers
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert _temp_files(tmp_path, "mesh.ply") == leftovers  # SIGKILL: nobody cleaned up
+    assert not out.exists()
+    save_point_cloud(PTS, out)
+    assert _temp_files(tmp_path, "mesh.ply") == []
+    assert len(load_point_cloud(out)) == len(PTS)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid  # reaped: no process has this id (unless reused within milliseconds)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pid checks are POSIX")
+def test_stale_temp_files_of_dead_writers_are_removed_live_and_foreign_ones_kept(tmp_path):
+    from hnf3d.io.atomic import _host_tag
+
+    host, dead = _host_tag(), _dead_pid()
+    stale = tmp_path / f".a.xyz.hnf3d-tmp.{host}.{dead}.0123abcd"
+    live = tmp_path / f".a.xyz.hnf3d-tmp.{host}.{os.getpid()}.0123abcd"  # a concurrent writer (this process)
+    foreign = tmp_path / f".a.xyz.hnf3d-tmp.otherhost-{host}.{dead}.0123abcd"  # another machine's writer
+    other_target = tmp_path / f".b.xyz.hnf3d-tmp.{host}.{dead}.0123abcd"
+    user_file = tmp_path / ".a.xyz.hnf3d-tmp.notes"
+    for p in (stale, live, foreign, other_target, user_file):
+        p.write_bytes(b"leftover")
+    save_point_cloud(PTS, tmp_path / "a.xyz")
+    assert not stale.exists()
+    assert live.exists() and foreign.exists() and other_target.exists() and user_file.exists()
+
+
+def test_temp_file_name_is_recognisable(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append(os.path.basename(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    save_point_cloud(PTS, tmp_path / "out.npy")
+    assert len(seen) == 1 and seen[0].startswith(".out.npy.hnf3d-tmp.") and f".{os.getpid()}." in seen[0]

@@ -94,8 +94,8 @@ def test_all_faces_nan_is_an_error(tmp_path):
         ("points.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no faces found"),
         ("points.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\n"
                        "property float z\nend_header\n0 0 0\n", "no faces found"),
-        ("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n", "cannot read as OFF"),
-        ("bad.glb", "definitely not glTF", "cannot read as GLB"),
+        ("bad.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n", "not a valid OFF file"),
+        ("bad.glb", "definitely not glTF", "not a valid GLB file"),
         ("empty.stl", "", "empty file"),
         ("model.fbx", "whatever", "unknown mesh extension '.fbx'"),
         ("scan.pcd", "whatever", "holds a point cloud, not a mesh"),
@@ -112,3 +112,39 @@ def test_unusable_files(tmp_path, name, content, why):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="ghost.obj"):
         load_mesh(tmp_path / "ghost.obj")
+
+
+@pytest.mark.parametrize("ext", [".stl", ".obj", ".off"])
+@pytest.mark.parametrize("kind", ["bytes", "text"])
+def test_random_content_is_not_a_valid_mesh_file(tmp_path, ext, kind):
+    """Random bytes (or random text) are 'not a valid STL/OBJ/OFF file', never 'a file of bare vertices'."""
+    rng = np.random.default_rng(7)
+    path = tmp_path / f"noise{ext}"
+    if kind == "bytes":
+        path.write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    else:
+        path.write_text(" ".join("".join(rng.choice(list("abcdeghijklmnopqrsxyz"), 6)) for _ in range(300)))
+    with pytest.raises(FileFormatError, match=rf"not a valid {ext[1:].upper()} file") as info:
+        load_mesh(path)
+    assert str(info.value).startswith(str(path)) and "bare vertices" not in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_is_mesh_file(tmp_path):
+    from hnf3d.io.mesh import is_mesh_file
+
+    box = trimesh.creation.box()
+    (tmp_path / "box.ply").write_bytes(box.export(file_type="ply"))
+    (tmp_path / "box_ascii.ply").write_bytes(box.export(file_type="ply", encoding="ascii"))
+    (tmp_path / "cloud.ply").write_text("ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
+                                        "property float y\nproperty float z\nelement face 0\n"
+                                        "property list uchar int vertex_indices\nend_header\n0 0 0\n")
+    assert is_mesh_file(tmp_path / "box.ply") and is_mesh_file(tmp_path / "box_ascii.ply")
+    assert not is_mesh_file(tmp_path / "cloud.ply")  # a face element with no faces: a point cloud
+    for name in ("a.obj", "a.OFF", "a.stl", "a.glb", "a.gltf"):
+        assert is_mesh_file(tmp_path / name)  # by extension, the file is not opened
+    for name in ("a.xyz", "a.npz", "a.pcd"):
+        assert not is_mesh_file(tmp_path / name)
+    (tmp_path / "junk.ply").write_bytes(b"\x00" * 100)
+    with pytest.raises(FileFormatError, match="junk.ply"):
+        is_mesh_file(tmp_path / "junk.ply")

@@ -33,19 +33,69 @@ def test_nonfinite_normals_drop_the_normals_array(tmp_path):
     assert pc.normals is None and len(pc) == 3
 
 
-def test_float64_values_beyond_float32_range_count_as_nonfinite(tmp_path):
-    np.save(tmp_path / "big.npy", np.array([[1e300, 0, 0], [1, 2, 3]]))
+def test_float64_values_beyond_float32_range_are_reported_as_such(tmp_path):
+    np.save(tmp_path / "big.npy", np.array([[1e300, 0, 0], [1, 2, 3], [0, -1e39, 1e308]]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no numpy overflow noise leaks out
-        with pytest.warns(NonFiniteWarning, match="dropped 1 of 2"):
+        with pytest.warns(NonFiniteWarning) as record:
             pc = load_point_cloud(tmp_path / "big.npy")
     np.testing.assert_array_equal(pc.points, [[1, 2, 3]])
+    (message,) = [str(w.message) for w in record]
+    assert message.endswith("big.npy: dropped 2 of 3 points with coordinates beyond the float32 range (|x| > 3.4e+38)")
+    assert "NaN" not in message
+
+
+@pytest.mark.parametrize("name, content", [
+    ("big.xyz", "1e300 0 0\n1 2 3\nnan 0 0\n4 5 6\n"),
+    ("big.pcd", "VERSION 0.7\nFIELDS x y z\nSIZE 8 8 8\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 4\nHEIGHT 1\n"
+                "POINTS 4\nDATA ascii\n1e300 0 0\n1 2 3\nnan 0 0\n4 5 6\n"),
+])
+def test_mixed_nan_and_out_of_range_are_counted_separately(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.warns(NonFiniteWarning, match=r"dropped 2 of 4 points \(1 with NaN/Inf coordinates, 1 with "
+                                              r"coordinates beyond the float32 range \(\|x\| > 3\.4e\+38\)\)"):
+        pc = load_point_cloud(path)
+    np.testing.assert_array_equal(pc.points, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_all_points_beyond_float32_range(tmp_path):
+    path = tmp_path / "huge.xyz"
+    path.write_text("1e300 0 0\n0 -1e308 0\n")
+    with pytest.raises(FileFormatError) as info:
+        load_point_cloud(path)
+    assert str(info.value) == (f"{path}: no usable point: all 2 points have coordinates beyond the float32 range "
+                               "(|x| > 3.4e+38)")
+
+
+def test_normals_beyond_float32_range(tmp_path):
+    table = np.array([[1, 2, 3, 0, 0, 1e300], [4, 5, 6, 0, 1, 0]])
+    np.save(tmp_path / "n.npy", table)
+    with pytest.warns(NonFiniteWarning, match=r"1 of 2 points have normals beyond the float32 range .*dropped the "
+                                              r"normals"):
+        pc = load_point_cloud(tmp_path / "n.npy")
+    assert pc.normals is None and len(pc) == 2
+
+
+def test_pointcloud_refuses_values_beyond_float32_range():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"PointCloud.points has 2 values beyond the float32 range"):
+            PointCloud(np.array([[1e300, 0, 0], [0, 0, -1e39]]))
+    assert np.isnan(PointCloud(np.array([[np.nan, 0, 0]])).points[0, 0])  # NaN is kept: loaders drop it
+
+
+def test_loaded_arrays_are_writable(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((5, 3), np.float32))
+    pc = load_point_cloud(tmp_path / "a.npy")
+    pc.points += 1  # a read-only view of the file's bytes would refuse this
+    assert pc.points[0, 0] == 2
 
 
 def test_all_nan_is_an_error(tmp_path):
     path = tmp_path / "void.xyz"
     path.write_text("nan nan nan\nnan 1 2\n")
-    with pytest.raises(FileFormatError, match=r"void\.xyz: no finite point: all 2 points have NaN/Inf"):
+    with pytest.raises(FileFormatError, match=r"void\.xyz: no usable point: all 2 points have NaN/Inf coordinates"):
         load_point_cloud(path)
 
 

@@ -194,3 +194,33 @@ def test_no_vertex_element(tmp_path):
 def test_zero_vertices(tmp_path):
     with pytest.raises(FileFormatError, match="contains no points"):
         load_point_cloud(write(tmp_path, make_ply("binary_little_endian", [("vertex", XYZ, [])])))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_ply_has_faces_reads_the_header_only(tmp_path, fmt):
+    from hnf3d.io.ply import ply_has_faces, read_ply_header
+
+    faces = [([0, 1, 2],), ([2, 1, 0],)]
+    mesh = make_ply(fmt, [("vertex", XYZ, rows(PTS)), ("face", [("list", "uchar", "int", "vertex_indices")], faces)])
+    assert ply_has_faces(write(tmp_path, mesh, "mesh.ply"))
+    header = read_ply_header(tmp_path / "mesh.ply")
+    assert [(e.name, e.count) for e in header.elements] == [("vertex", 3), ("face", 2)] and header.format == fmt
+    # header only: the data is never read, so a mesh whose data is cut short is still told from its header
+    assert ply_has_faces(write(tmp_path, mesh[: mesh.index(b"end_header") + 11], "cut.ply"))
+    cloud = make_ply(fmt, [("vertex", XYZ, rows(PTS))])
+    assert not ply_has_faces(write(tmp_path, cloud, "cloud.ply"))
+    no_faces = make_ply(fmt, [("vertex", XYZ, rows(PTS)), ("face", [("list", "uchar", "int", "vertex_indices")], [])])
+    assert not ply_has_faces(write(tmp_path, no_faces, "nofaces.ply"))
+
+
+def test_read_ply_header_errors(tmp_path):
+    from hnf3d.io.ply import HEADER_READ_LIMIT, read_ply_header
+
+    for name, data, why in [
+        ("empty.ply", b"", "empty file"),
+        ("text.ply", b"hello world\n" * 10, "not a PLY file"),
+        ("endless.ply", b"ply\nformat ascii 1.0\n" + b"comment x\n" * (HEADER_READ_LIMIT // 10 + 10), "end_header"),
+    ]:
+        with pytest.raises(FileFormatError, match=why) as info:
+            read_ply_header(write(tmp_path, data, name))
+        assert str(info.value).startswith(str(tmp_path / name))

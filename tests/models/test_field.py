@@ -189,12 +189,15 @@ def test_cond_tokens():
     a, b = field(T, c, toks), field(T, c, toks + 1.0)
     assert not torch.equal(a, b)  # the tokens are attended to
     assert field(T, c, torch.randn(3, 2, 5)).shape == (3, field.layout.total)  # any number K of tokens
-    with pytest.raises(ValueError, match="tokens"):
+    with pytest.raises(ValueError, match="tokens"):  # a missing / extra tokens argument: checked on every call
         field(T, c)
     with pytest.raises(ValueError, match="tokens"):
-        field(T, c, torch.randn(3, 7, 4))
-    with pytest.raises(ValueError, match="tokens"):
         _small_field()(T, c, toks)
+    with pytest.raises(ValueError, match="tokens"):  # wrong token size: check_inputs names it
+        field.check_inputs(T, c, torch.randn(3, 7, 4))
+    with pytest.raises(RuntimeError):  # and forward, which does not re-check, still fails
+        field(T, c, torch.randn(3, 7, 4))
+    field.check_inputs(T, c, toks)
 
 
 def test_deterministic_given_seed():
@@ -211,27 +214,97 @@ def test_deterministic_given_seed():
 
 
 def test_input_validation():
+    """check_inputs names the bad argument; forward converts but does not re-check (it is in the training loop's
+    hot path), yet a wrong shape still fails there rather than giving a silent wrong result."""
     field = _small_field()
     c = torch.randn(2, C_DIM)
+    check = field.check_inputs
+    check(0, c)
+    check(torch.tensor([0, 3]), c)
+    check(torch.tensor(3), c)
     with pytest.raises(ValueError, match="c:"):
-        field(0, torch.randn(2, C_DIM + 1))
+        check(0, torch.randn(2, C_DIM + 1))
     with pytest.raises(ValueError, match="c:"):
-        field(0, torch.randn(C_DIM))
+        check(0, torch.randn(C_DIM))
     with pytest.raises(TypeError, match="c:"):
-        field(0, torch.zeros(2, C_DIM, dtype=torch.long))
-    assert field(T, c.double()).dtype == torch.float32  # other float dtypes are cast to the field's
-    torch.testing.assert_close(field(T, c.double()), field(T, c))
+        check(0, torch.zeros(2, C_DIM, dtype=torch.long))
+    with pytest.raises(TypeError, match="c:"):
+        check(0, c.numpy())
     with pytest.raises(ValueError, match="t:"):
-        field(torch.zeros(3), c)
+        check(torch.zeros(3), c)
+    with pytest.raises(ValueError, match="t:"):
+        check(T + 1, c)
+    with pytest.raises(ValueError, match="t:"):
+        check(-1, c)
+    with pytest.raises(TypeError, match="t:"):
+        check("0", c)
+    with pytest.raises(TypeError, match="t:"):
+        check(True, c)
+    with pytest.raises(TypeError, match="t:"):
+        check(torch.zeros(2, dtype=torch.bool), c)
+    # forward: Python numbers are still range-checked (free), wrong shapes fail inside torch
     with pytest.raises(ValueError, match="t:"):
         field(T + 1, c)
     with pytest.raises(ValueError, match="t:"):
         field(-1, c)
-    with pytest.raises(TypeError, match="t:"):
-        field("0", c)
-    with pytest.raises(TypeError, match="t:"):
-        field(torch.zeros(2, dtype=torch.bool), c)
+    with pytest.raises(RuntimeError):
+        field(0, torch.randn(2, C_DIM + 1))
+    with pytest.raises(RuntimeError):
+        field(torch.zeros(3), c)
+    assert field(T, c.double()).dtype == torch.float32  # other float dtypes are cast to the field's
+    torch.testing.assert_close(field(T, c.double()), field(T, c))
     assert field(torch.tensor(3), c).shape == (2, field.layout.total)  # 0-d tensor broadcast
+
+
+def test_forward_does_not_run_the_checks(monkeypatch):
+    field = _small_field()
+    c = torch.randn(2, C_DIM)
+    want = field(torch.tensor([1, 2]), c)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("forward re-checked its inputs")
+
+    monkeypatch.setattr(field, "check_inputs", fail)
+    torch.testing.assert_close(field(torch.tensor([1, 2]), c), want)
+    field.delta(T, c)
+
+
+def _randomised(field):
+    """`field` with every parameter drawn at random (the zero-initialised heads and modulations included), so
+    that its output depends on t through the embedding, not only through the t / T factor."""
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in field.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    return field
+
+
+def test_t_stays_float32_in_a_bf16_field():
+    """bf16 rounds 301 to 300: t must not take the field's (or the code's) reduced dtype before the embedding."""
+    field = _randomised(_small_field())
+    T_big = 1000
+    field.T = T_big
+    bf = field.to(torch.bfloat16)
+    c = torch.randn(2, C_DIM).to(torch.bfloat16)
+    for t0, t1 in ((300, 301), (torch.tensor([300, 300]), torch.tensor([301, 301])),
+                   (torch.tensor([300.0, 300.0]), torch.tensor([301.0, 301.0]))):
+        d0, d1 = bf.delta(t0, c), bf.delta(t1, c)
+        assert d0.dtype == torch.bfloat16
+        assert not torch.equal(d0, d1), (t0, t1)
+        out = bf(t0, c)
+        assert out.dtype == torch.bfloat16
+        assert not torch.equal(out, bf(t1, c))
+    # the embedding itself: float32 whatever dtype t arrives in, distinct for 300 and 301
+    from hnf3d.models.field import timestep_embedding
+    emb = timestep_embedding(torch.tensor([300, 301]), 32)
+    assert emb.dtype == torch.float32 and not torch.equal(emb[0], emb[1])
+    # a float32 field fed a bf16 code (autocast encoder) sees t exactly too
+    f32 = _randomised(_small_field())
+    f32.T = T_big
+    cb = torch.randn(2, C_DIM).to(torch.bfloat16)
+    assert not torch.equal(f32.delta(300, cb), f32.delta(301, cb))
+
+
     net = TaskNetwork(n_frequencies=1, hidden=(16,))
     layout = net.param_layout()
     with pytest.raises(ValueError, match="theta_0"):

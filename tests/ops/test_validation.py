@@ -217,3 +217,28 @@ def test_bad_backend_name_is_refused_even_with_no_queries(op):
             ops.cast_rays(V, F, empty, empty, backend="gpu")
         else:
             MESH_OPS[op](V, F, empty, backend="gpu")
+
+
+def test_soup_mesh_inverts_triangles_and_feeds_the_ops():
+    """soup_mesh turns the kernels' (F, 3, 3) layout into the (vertices, faces) the ops take, losslessly."""
+    from hnf3d.ops._common import soup_mesh, triangles
+
+    tri = torch.randn(5, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    v, f = soup_mesh(tri)
+    assert v.shape == (15, 3) and f.shape == (5, 3) and f.dtype == torch.int64
+    assert torch.equal(triangles(v, f), tri)
+    # the op's answer on the soup is the sum over the triangles' own answers
+    q = torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64)
+    whole = ops.winding_number(v, f, q, backend="torch")
+    parts = sum(ops.winding_number(*soup_mesh(tri[i:i + 1]), q, backend="torch") for i in range(5))
+    assert whole.dtype == torch.float64 and torch.allclose(whole, parts)
+
+
+@pytest.mark.parametrize("op", ["winding_number", "closest_point"])
+def test_half_precision_queries_are_computed_in_float32(op):
+    v = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    f = torch.tensor([[0, 1, 2]])
+    q = torch.tensor([[0.2, 0.2, 0.5]], dtype=torch.float16)
+    out = getattr(ops, op)(v, f, q, backend="torch")
+    value = out if op == "winding_number" else out.distance
+    assert value.dtype == torch.float32

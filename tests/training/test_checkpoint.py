@@ -301,3 +301,124 @@ def test_unpack_errors(tmp_path):
     model_only, model_meta = pack_training_state(Tiny(), None, step=1)
     with pytest.raises(CheckpointError, match="no optimizer state"):
         unpack_training_state(model_only, model_meta, Tiny(), torch.optim.SGD(Tiny().parameters(), lr=1))
+
+
+def test_unpack_shape_mismatch_is_one_line(tmp_path):
+    """torch's load_state_dict message spans many lines; ours names the first key, both shapes and the others."""
+    tensors, meta = pack_training_state(Tiny(), None, step=0)
+    path = save_checkpoint(tmp_path / "c", tensors=tensors, metadata=meta)
+    loaded, loaded_meta = load_checkpoint(path)
+    other = Tiny()
+    other.fc0, other.fc1 = torch.nn.Linear(3, 8), torch.nn.Linear(8, 1)  # 3 of 4 tensors change shape
+    other.fc2 = torch.nn.Linear(1, 1)  # and 2 are new
+    with pytest.raises(CheckpointError) as err:
+        unpack_training_state(loaded, loaded_meta, other, None, source=str(path))
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: model state does not fit the model: "), msg
+    assert "'fc0.weight' has shape (16, 3) in the checkpoint, (8, 3) in the model (and 2 more)" in msg, msg
+    assert "'fc2.weight' is missing (and 1 more)" in msg, msg
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Trained-model checkpoints (hnf3d.models.build): sizes checked before building, one-line errors
+
+
+def _small_config() -> Config:
+    return config_from_dict({"task_network": {"hidden": [8]}, "encoder": {"c_dim": 8, "hidden": 8},
+                             "field": {"width": 16, "depth": 1, "heads": 2}})
+
+
+def _model_checkpoint(path, cfg_dict, tensors=None):
+    from hnf3d.models.build import build_model
+
+    if tensors is None:
+        torch.manual_seed(0)
+        tensors = {f"model.{k}": v for k, v in build_model(_small_config()).state_dict().items()}
+    return save_checkpoint(path, tensors=tensors, metadata={"extra": {"config": cfg_dict}})
+
+
+def test_trained_model_round_trip(tmp_path):
+    from hnf3d.models.build import load_trained_model
+
+    path = _model_checkpoint(tmp_path / "m", config_to_dict(_small_config()))
+    cfg, model, _ = load_trained_model(path)
+    assert cfg == _small_config() and not model.training
+
+
+@pytest.mark.parametrize("key, value, names", [
+    ("task_network.hidden", [10**9], "task_network.hidden[0]"),
+    ("field.width", -5, "field.width"),
+    ("encoder.c_dim", 10**8, "encoder.c_dim"),
+    ("field.depth", 10**6, "field.depth"),
+    ("task_network.hidden", [64] * 10_000, "task_network.hidden"),
+    ("field.max_token_size", 1, "field.max_token_size"),      # 3,000+ tokens of one element each
+    ("field.width", 65536, "field.width"),                    # in range, but a 300-billion-parameter model
+    ("field.width", 30, "field"),                             # not a multiple of field.heads
+    ("training.seed", -1, "training.seed"),
+])
+def test_absurd_embedded_config_refused_before_building(tmp_path, monkeypatch, key, value, names):
+    import hnf3d.models.build as build
+
+    section, name = key.split(".")
+    cfg_dict = config_to_dict(_small_config())
+    cfg_dict[section][name] = value
+    if key == "field.max_token_size":
+        cfg_dict["task_network"]["hidden"] = [64, 64]
+    path = _model_checkpoint(tmp_path / "m", cfg_dict)
+    assert path.stat().st_size < 200_000
+    built = []
+    real_construct = build._construct
+    monkeypatch.setattr(build, "_construct", lambda cfg, source, shapes_only=False: (
+        built.append(shapes_only) or real_construct(cfg, source, shapes_only)))
+    with pytest.raises(CheckpointError) as err:
+        build.load_trained_model(path)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{path}:") and names in msg, msg
+    assert False not in built  # nothing was built for real (only shape-only models on the meta device)
+
+
+def test_checkpoint_smaller_than_its_config_is_refused_before_allocating(tmp_path, monkeypatch):
+    """A config within every bound (here ~180 M parameters, 0.7 GB) with a checkpoint holding a few tensors: the
+    shapes are compared on the meta device, the real model is never built."""
+    import hnf3d.models.build as build
+
+    cfg_dict = config_to_dict(Config())
+    cfg_dict["field"].update(width=2048, depth=3, heads=8)
+    assert 10**8 < build.check_model_config(config_from_dict(cfg_dict)) <= build.MAX_MODEL_PARAMETERS
+    path = _model_checkpoint(tmp_path / "m", cfg_dict, tensors={"model.field.theta_0": torch.zeros(5)})
+    real = build._construct
+    monkeypatch.setattr(build, "_construct", lambda cfg, source, shapes_only=False: (
+        pytest.fail("built for real") if not shapes_only else real(cfg, source, True)))
+    with pytest.raises(CheckpointError) as err:
+        build.load_trained_model(path)
+    msg = str(err.value)
+    assert "\n" not in msg and "model state does not fit the model its config describes" in msg, msg
+    assert "'field.theta_0' has shape (5,) in the checkpoint, (36737,) in the model" in msg, msg
+    assert "is missing (and" in msg, msg
+
+
+def test_trained_model_shape_mismatch_is_one_line(tmp_path):
+    from hnf3d.models.build import build_model, load_trained_model
+
+    torch.manual_seed(0)
+    tensors = {f"model.{k}": v for k, v in build_model(_small_config()).state_dict().items()}
+    tensors["model.field.c_proj.weight"] = torch.zeros(16, 9)
+    tensors["model.extra.bias"] = torch.zeros(3)
+    path = _model_checkpoint(tmp_path / "m", config_to_dict(_small_config()), tensors=tensors)
+    with pytest.raises(CheckpointError) as err:
+        load_trained_model(path)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "'field.c_proj.weight' has shape (16, 9) in the checkpoint, (16, 8) in the model" in msg, msg
+    assert "'extra.bias' is not in the model" in msg, msg
+
+
+def test_deeply_nested_metadata_is_one_line_error(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    from safetensors.torch import save as safetensors_save
+
+    data = safetensors_save({"x": torch.zeros(1)}, metadata={"hnf3d": deep})
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        load_checkpoint(path)

@@ -9,7 +9,7 @@ import torch
 from hnf3d.models import TaskNetwork
 from hnf3d.io.checkpoint import load_checkpoint
 from hnf3d.training.fitting import fit_task_networks, macs_per_point
-from _tools import load_script  # noqa: E402
+from hnf3d.cli import fit_shapes as fit_shapes_cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ def test_bad_shapes(small_task):
 
 
 def _load_tool():
-    return load_script("tools/fit_shapes.py", "fit_shapes_tool")
+    return fit_shapes_cli
 
 
 def test_cli_writes_loadable_file(tmp_path):

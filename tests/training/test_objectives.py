@@ -370,3 +370,87 @@ def test_field_kwargs_reach_every_field_call():
         assert torch.isfinite(got)
     with pytest.raises(ValueError, match="scale"):
         direct_loss(kfield, net, c, x, occ)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Numerics: t in float32 at least; the matching difference in delta space
+
+
+class _FullVectors(nn.Module):
+    """Hides a HyperNetField's `delta`: the objective then forms Phi(t+1) - Phi(t) from two full weight vectors
+    (the former computation), the reference the delta-space form is compared with."""
+
+    def __init__(self, field):
+        super().__init__()
+        self.inner = field
+        self.T = field.T
+
+    def forward(self, t, c):
+        return self.inner(t, c)
+
+
+def _hypernet_problem(theta_shift=100.0, B=8):
+    """A small HyperNetField with random (non-zero) weights around a large theta_0 (theta_0 dominates theta)."""
+    from hnf3d.models import HyperNetField
+
+    torch.manual_seed(0)
+    net = TaskNetwork(n_frequencies=1, hidden=[8])
+    field = HyperNetField(net.param_layout(), net.theta_0(0) + theta_shift, c_dim=4, T=1000, width=16, depth=1,
+                          heads=2)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in field.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    c = torch.randn(B, 4, generator=g)
+    x = torch.rand(B, 64, 3, generator=g) * 2 - 1
+    occ = (x.norm(dim=-1) < 0.5).float()
+    t = torch.tensor([0, 10, 100, 300, 500, 700, 900, 998])[:B]
+    return net, field, c, x, occ, t
+
+
+@pytest.mark.parametrize("variant", ["A", "B"])
+def test_delta_space_difference_equals_full_vectors_in_float64_and_is_more_accurate_in_float32(variant):
+    import copy
+
+    net, field, c, x, occ, t = _hypernet_problem()
+    net64, field64 = copy.deepcopy(net).double(), copy.deepcopy(field).double()
+    kw = dict(variant=variant, t=t, step_rule="adam", eta=1e-4, normalize_loss=False)
+
+    def raw(f, n, *args):
+        return gradient_matching_loss(f, n, *args, **kw)[1]["raw_loss"].item()
+
+    args64 = (c.double(), x.double(), occ.double())
+    ref = raw(field64, net64, *args64)
+    assert ref > 0
+    # float64: the two forms are the same number
+    assert abs(raw(_FullVectors(field64), net64, *args64) - ref) <= 1e-10 * ref
+    # float32: subtracting two vectors of ~100 loses the small step's digits; the delta form keeps them
+    err_new = abs(raw(field, net, c, x, occ) - ref)
+    err_old = abs(raw(_FullVectors(field), net, c, x, occ) - ref)
+    assert err_new < err_old / 10, (err_new, err_old, ref)
+    # the loss still trains the same parameters: gradients of both forms agree in float64
+    grads = []
+    for f in (field64, _FullVectors(field64)):
+        f.zero_grad()
+        gradient_matching_loss(f, net64, *args64, **kw)[0].backward()
+        grads.append(torch.cat([p.grad.flatten() for p in field64.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-14)
+
+
+class _RecordingField(TinyField):
+    def forward(self, t, c):
+        self.seen = getattr(self, "seen", []) + [t]
+        return super().forward(t, c.float())  # the field itself runs in float32 (as under autocast)
+
+
+def test_t_is_float32_whatever_the_dtype_of_c():
+    """A bf16 condition (autocast encoder) must not round t + 1 onto t: bf16 holds 300 but not 301."""
+    net, _, c, x, occ = make_problem(B=2, T=1000, dtype=torch.float32)
+    field = _RecordingField(net.theta_0(0), c.shape[1], 1000)
+    gradient_matching_loss(field, net, c.to(torch.bfloat16), x, occ, t=torch.tensor([300, 300]))
+    t_seen, t1_seen = field.seen
+    assert t_seen.dtype == torch.float32 and t1_seen.dtype == torch.float32
+    assert t_seen.tolist() == [300.0, 300.0] and t1_seen.tolist() == [301.0, 301.0]
+    field.seen = []
+    direct_loss(field, net, c.to(torch.bfloat16), x, occ)
+    assert field.seen[0].dtype == torch.float32 and field.seen[0].tolist() == [1000.0, 1000.0]

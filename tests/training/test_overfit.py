@@ -2,11 +2,10 @@
 input, each objective trained for a fixed number of CPU steps; IoU of the task network at Phi(T, c).
 
 Seeded and deterministic. Each run takes more than a minute on 2 CPU cores (direct ~1.5-3 min, gradient
-matching ~2.5-3.5 min, depending on load), hence the `slow` marker.
+matching ~2.5-3.5 min, depending on load), hence the `acceptance` marker: they run with `pytest --acceptance` (CI does).
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,14 +39,14 @@ def test_data_is_deterministic_and_balanced(bench, data):
         torch.testing.assert_close(data[k], again[k], rtol=0, atol=0)
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_direct_reaches_target(bench, data):
     rec = bench.run(bench.CONFIGS[bench.CHOSEN["direct"]], data, teacher=False)
     assert rec["iou"] > rec["iou_theta_0"]
     assert rec["iou"] >= bench.TARGETS["direct"], rec["iou_per_shape"]
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_gradient_matching_reaches_target(bench, data):
     """Gradient matching A, plain SGD targets, eta 1, T 1000, t ~ floor(T sqrt(u)), normalised loss, field Adam
     lr 3e-4, 2000 updates (docs/gradient_matching.md)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from hnf3d.training import CheckpointError, load_checkpoint  # noqa: E402
-from _tools import load_script  # noqa: E402
+from hnf3d.cli import train as train_cli_module  # noqa: E402
 
 CONFIG = str(REPO / "configs" / "synthetic_pc.yaml")
 
@@ -64,7 +63,7 @@ def run_cli(args: list[str], env_extra: dict | None = None, torchrun: int = 0) -
 
 
 def load_cli():
-    return load_script("tools/train.py", "hnf3d_tools_train")
+    return train_cli_module
 
 
 def model_tensors(path: Path) -> dict[str, torch.Tensor]:

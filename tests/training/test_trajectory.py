@@ -12,11 +12,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_trainer import CONFIG, make_meshes, tiny_overrides  # noqa: E402
-from _tools import load_script  # noqa: E402
+from hnf3d.cli import trajectory as trajectory_cli  # noqa: E402
 
 
 def _tool():
-    return load_script("tools/trajectory.py", "hnf3d_tools_trajectory")
+    return trajectory_cli
 
 
 @pytest.fixture(scope="module")

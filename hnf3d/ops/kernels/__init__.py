@@ -13,6 +13,11 @@ closest_point                  closest_point_triton(tri (F,3,3), queries (Q,3)) 
 cast_rays                      cast_rays_triton(tri, origins (R,3), directions (R,3), t_min) -> (t (R,), face (R,))
 =============================  ======================================================================
 
+What the kernels share lives once in `_common`: the Triton helpers (program_rows, load_xyz_col for (N, 3) rows,
+load_soa3 / load_triangle_edges / tile_minus for structure-of-arrays tiles, kahan_add, lane_min_update +
+lane_argmin for a running argmin without a reduction per tile, atan2), and the launcher side (check_tensor,
+check_tile, soa, launch).
+
 All inputs are float32 and contiguous; CUDA tensors in production, CPU tensors only under TRITON_INTERPRET=1
 (the tests), which must be set before triton is first imported. Tile sizes are keyword arguments of the
 launchers with GPU defaults; tests pass large tiles because the interpreter pays ~35 us per tl op per program.

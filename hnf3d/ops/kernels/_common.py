@@ -1,4 +1,5 @@
-"""Pieces shared by the kernel modules: Triton math helpers and launcher-side argument checks.
+"""Pieces shared by the kernel modules: Triton helpers (math, loads, reductions) and the launcher side (argument
+checks, layout, launch).
 
 The interpreter (TRITON_INTERPRET=1) cannot call libdevice / extern functions, so helpers such as `atan2` are
 written from plain tl ops; they compile to the same few FMAs on the GPU.
@@ -58,6 +59,80 @@ def atan2(y, x):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# kernel side: the loads and reductions every kernel shares (inlined by the compiler, so they cost nothing)
+
+
+@triton.jit
+def program_rows(n, BLOCK: tl.constexpr):
+    """This program's block of row indices (BLOCK,) and the mask of those < n."""
+    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    return rows, rows < n
+
+
+@triton.jit
+def load_xyz_col(ptr, rows, mask):
+    """x, y, z of `rows` of a row-major (N, 3) float32 array, each a (BLOCK, 1) column; 0 where masked."""
+    x = tl.load(ptr + rows * 3 + 0, mask=mask, other=0.0)[:, None]
+    y = tl.load(ptr + rows * 3 + 1, mask=mask, other=0.0)[:, None]
+    z = tl.load(ptr + rows * 3 + 2, mask=mask, other=0.0)[:, None]
+    return x, y, z
+
+
+@triton.jit
+def load_soa3(ptr, row, n, cols, mask):
+    """Rows row, row + 1, row + 2 of a structure-of-arrays (C, n) float32 array at `cols`, each (BLOCK,) (see `soa`);
+    0 where masked."""
+    x = tl.load(ptr + (row + 0) * n + cols, mask=mask, other=0.0)
+    y = tl.load(ptr + (row + 1) * n + cols, mask=mask, other=0.0)
+    z = tl.load(ptr + (row + 2) * n + cols, mask=mask, other=0.0)
+    return x, y, z
+
+
+@triton.jit
+def load_triangle_edges(ptr, n, cols, mask):
+    """Triangles `cols` of a structure-of-arrays (9, n) corner array as corner a and edges b - a, c - a: nine
+    (BLOCK,) vectors ax, ay, az, abx, aby, abz, acx, acy, acz (0 where masked)."""
+    ax, ay, az = load_soa3(ptr, 0, n, cols, mask)
+    bx, by, bz = load_soa3(ptr, 3, n, cols, mask)
+    cx, cy, cz = load_soa3(ptr, 6, n, cols, mask)
+    return ax, ay, az, bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
+
+
+@triton.jit
+def tile_minus(ptr, row, n, cols, mask, qx, qy, qz):
+    """The [BLOCK_Q, BLOCK] pairwise differences p - q: p from `load_soa3(ptr, row, n, cols, mask)` (a row
+    vector), q the (BLOCK_Q, 1) query columns of `load_xyz_col`."""
+    px, py, pz = load_soa3(ptr, row, n, cols, mask)
+    return px[None, :] - qx, py[None, :] - qy, pz[None, :] - qz
+
+
+@triton.jit
+def kahan_add(acc, comp, x):
+    """acc + x with Kahan compensation `comp`; returns the new (acc, comp). Keeps per-tile sums of 1e5+ terms
+    accurate in float32."""
+    y = x - comp
+    s = acc + y
+    return s, (s - acc) - y
+
+
+@triton.jit
+def lane_min_update(best, best_start, value, start):
+    """Running minimum per (row, lane of the tile), by elementwise compares (no reduction in the loop): where
+    `value` beats `best`, keep it and the `start` of the tile it came from."""
+    better = value < best
+    return tl.where(better, value, best), tl.where(better, start, best_start)
+
+
+@triton.jit
+def lane_argmin(best, best_start, BLOCK: tl.constexpr):
+    """Reduce the lanes of `lane_min_update` once, at the end: (min (BLOCK_Q,), its column index start + lane)."""
+    m, lane = tl.min(best, axis=1, return_indices=True)
+    col = tl.arange(0, BLOCK)[None, :]
+    start = tl.max(tl.where(col == lane[:, None], best_start, 0), axis=1)
+    return m, start + lane
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # launcher side
 
 
@@ -106,6 +181,13 @@ def device_guard(device: torch.device):
     if device.type == "cuda":
         return torch.cuda.device(device)
     return contextlib.nullcontext()
+
+
+def launch(kernel, n_rows: int, block: int, args: tuple, constexprs: dict, num_warps: int, device: torch.device):
+    """Launch `kernel` on cdiv(n_rows, block) programs, on the tensors' device, with the shared compile options."""
+    grid = (triton.cdiv(n_rows, block),)
+    with device_guard(device):
+        kernel[grid](*args, **constexprs, num_warps=num_warps, **LAUNCH_OPTIONS)
 
 
 # Compile options passed with every launch. Fusing a*b+c into FMA is what the GPU does best; passing it

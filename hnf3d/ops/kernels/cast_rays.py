@@ -16,7 +16,10 @@ from __future__ import annotations
 import torch
 
 from . import AotSpec
-from ._common import LAUNCH_OPTIONS, check_tensor, check_tile, device_guard, soa, tl, triton
+from ._common import (
+    check_tensor, check_tile, lane_argmin, lane_min_update, launch, load_triangle_edges, load_xyz_col, program_rows,
+    soa, tl, triton,
+)
 
 # GPU defaults (H200 sweep, benchmarks/gpu_kernels.py --sweep-all): 64x32 was the fastest of 64x32, 32x32, 64x16,
 # 128x32 (8 warps), 64x64
@@ -40,39 +43,17 @@ def _cast_rays_kernel(
     BLOCK_R: tl.constexpr,
     BLOCK_F: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    ri = pid * BLOCK_R + tl.arange(0, BLOCK_R)
-    rmask = ri < R
-    ox = tl.load(o_ptr + ri * 3 + 0, mask=rmask, other=0.0)
-    oy = tl.load(o_ptr + ri * 3 + 1, mask=rmask, other=0.0)
-    oz = tl.load(o_ptr + ri * 3 + 2, mask=rmask, other=0.0)
-    dx = tl.load(d_ptr + ri * 3 + 0, mask=rmask, other=0.0)
-    dy = tl.load(d_ptr + ri * 3 + 1, mask=rmask, other=0.0)
-    dz = tl.load(d_ptr + ri * 3 + 2, mask=rmask, other=0.0)
-    d_tol = tl.sqrt(dx * dx + dy * dy + dz * dz)[:, None] * DET_REL_EPS
-    ox = ox[:, None]
-    oy = oy[:, None]
-    oz = oz[:, None]
-    dx = dx[:, None]
-    dy = dy[:, None]
-    dz = dz[:, None]
+    ri, rmask = program_rows(R, BLOCK_R)
+    ox, oy, oz = load_xyz_col(o_ptr, ri, rmask)  # (BLOCK_R, 1) columns
+    dx, dy, dz = load_xyz_col(d_ptr, ri, rmask)
+    d_tol = tl.sqrt(dx * dx + dy * dy + dz * dz) * DET_REL_EPS
 
-    # running minimum per (ray, lane): elementwise in the loop, one reduction at the end
-    fcol = tl.arange(0, BLOCK_F)[None, :]
     best_t = tl.full([BLOCK_R, BLOCK_F], INF, tl.float32)
     best_f0 = tl.full([BLOCK_R, BLOCK_F], 0, tl.int32)  # start of the tile the lane's minimum came from
     for f0 in range(0, F, BLOCK_F):
         fi = f0 + tl.arange(0, BLOCK_F)
         fmask = fi < F
-        v0x = tl.load(tri_ptr + 0 * F + fi, mask=fmask, other=0.0)
-        v0y = tl.load(tri_ptr + 1 * F + fi, mask=fmask, other=0.0)
-        v0z = tl.load(tri_ptr + 2 * F + fi, mask=fmask, other=0.0)
-        e1x = tl.load(tri_ptr + 3 * F + fi, mask=fmask, other=0.0) - v0x
-        e1y = tl.load(tri_ptr + 4 * F + fi, mask=fmask, other=0.0) - v0y
-        e1z = tl.load(tri_ptr + 5 * F + fi, mask=fmask, other=0.0) - v0z
-        e2x = tl.load(tri_ptr + 6 * F + fi, mask=fmask, other=0.0) - v0x
-        e2y = tl.load(tri_ptr + 7 * F + fi, mask=fmask, other=0.0) - v0y
-        e2z = tl.load(tri_ptr + 8 * F + fi, mask=fmask, other=0.0) - v0z
+        v0x, v0y, v0z, e1x, e1y, e1z, e2x, e2y, e2z = load_triangle_edges(tri_ptr, F, fi, fmask)
         f_tol = (tl.sqrt(e1x * e1x + e1y * e1y + e1z * e1z) * tl.sqrt(e2x * e2x + e2y * e2y + e2z * e2z))[None, :]
         e1x = e1x[None, :]
         e1y = e1y[None, :]
@@ -98,13 +79,10 @@ def _cast_rays_kernel(
         v = (dx * qvx + dy * qvy + dz * qvz) * inv_det
         t = (e2x * qvx + e2y * qvy + e2z * qvz) * inv_det
         hit = ok & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0) & (t > t_min) & fmask[None, :]
-        better = hit & (t < best_t)
-        best_t = tl.where(better, t, best_t)
-        best_f0 = tl.where(better, f0, best_f0)
-    m, lane = tl.min(best_t, axis=1, return_indices=True)
-    start = tl.max(tl.where(fcol == lane[:, None], best_f0, 0), axis=1)
+        best_t, best_f0 = lane_min_update(best_t, best_f0, tl.where(hit, t, INF), f0)
+    m, face = lane_argmin(best_t, best_f0, BLOCK_F)
     tl.store(t_ptr + ri, m, mask=rmask)
-    tl.store(face_ptr + ri, tl.where(m < INF, start + lane, -1).to(tl.int64), mask=rmask)
+    tl.store(face_ptr + ri, tl.where(m < INF, face, -1).to(tl.int64), mask=rmask)
 
 
 def cast_rays_triton(
@@ -134,12 +112,8 @@ def cast_rays_triton(
     face = torch.full((n_r,), -1, dtype=torch.int64, device=origins.device)
     if n_r == 0 or n_f == 0:
         return t_hit, face
-    grid = (triton.cdiv(n_r, block_r),)
-    with device_guard(origins.device):
-        _cast_rays_kernel[grid](
-            soa(tri), origins, directions, t_hit, face, n_f, n_r, float(t_min), BLOCK_R=block_r, BLOCK_F=block_f,
-            num_warps=num_warps, **LAUNCH_OPTIONS,
-        )
+    launch(_cast_rays_kernel, n_r, block_r, (soa(tri), origins, directions, t_hit, face, n_f, n_r, float(t_min)),
+           {"BLOCK_R": block_r, "BLOCK_F": block_f}, num_warps, origins.device)
     return t_hit, face
 
 

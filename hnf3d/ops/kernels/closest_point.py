@@ -29,7 +29,10 @@ from __future__ import annotations
 import torch
 
 from . import AotSpec
-from ._common import LAUNCH_OPTIONS, check_tensor, check_tile, device_guard, soa, tl, triton
+from ._common import (
+    check_tensor, check_tile, lane_argmin, lane_min_update, launch, load_triangle_edges, load_xyz_col, program_rows,
+    soa, tl, triton,
+)
 
 # GPU defaults (H200 sweep, benchmarks/gpu_kernels.py --sweep-all): 64x32 was the fastest of 64x32, 32x32, 64x16,
 # 128x32 (8 warps), 64x64
@@ -55,30 +58,16 @@ def _closest_point_kernel(
     BLOCK_Q: tl.constexpr,
     BLOCK_F: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    qi = pid * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    qmask = qi < Q
-    px = tl.load(q_ptr + qi * 3 + 0, mask=qmask, other=0.0)[:, None]
-    py = tl.load(q_ptr + qi * 3 + 1, mask=qmask, other=0.0)[:, None]
-    pz = tl.load(q_ptr + qi * 3 + 2, mask=qmask, other=0.0)[:, None]
+    qi, qmask = program_rows(Q, BLOCK_Q)
+    px, py, pz = load_xyz_col(q_ptr, qi, qmask)
 
-    # running minimum per (query, lane): elementwise in the loop, one reduction at the end
-    fcol = tl.arange(0, BLOCK_F)[None, :]
     best_d = tl.full([BLOCK_Q, BLOCK_F], INF, tl.float32)
     best_f0 = tl.full([BLOCK_Q, BLOCK_F], 0, tl.int32)  # start of the tile the lane's minimum came from
     for f0 in range(0, F, BLOCK_F):
         fi = f0 + tl.arange(0, BLOCK_F)
         fmask = fi < F
         # per-triangle constants, [BLOCK_F] vectors
-        ax = tl.load(tri_ptr + 0 * F + fi, mask=fmask, other=0.0)
-        ay = tl.load(tri_ptr + 1 * F + fi, mask=fmask, other=0.0)
-        az = tl.load(tri_ptr + 2 * F + fi, mask=fmask, other=0.0)
-        abx = tl.load(tri_ptr + 3 * F + fi, mask=fmask, other=0.0) - ax
-        aby = tl.load(tri_ptr + 4 * F + fi, mask=fmask, other=0.0) - ay
-        abz = tl.load(tri_ptr + 5 * F + fi, mask=fmask, other=0.0) - az
-        acx = tl.load(tri_ptr + 6 * F + fi, mask=fmask, other=0.0) - ax
-        acy = tl.load(tri_ptr + 7 * F + fi, mask=fmask, other=0.0) - ay
-        acz = tl.load(tri_ptr + 8 * F + fi, mask=fmask, other=0.0) - az
+        ax, ay, az, abx, aby, abz, acx, acy, acz = load_triangle_edges(tri_ptr, F, fi, fmask)
         aa = abx * abx + aby * aby + abz * abz
         cc = acx * acx + acy * acy + acz * acz
         e = abx * acx + aby * acy + abz * acz
@@ -153,13 +142,10 @@ def _closest_point_kernel(
         interior = ~(in_bc | in_ac | in_c | in_ab | in_b | in_a) & (dd > 0.0)
         dist = tl.where(interior, h * h * inv_dd, dist)
         dist = tl.where(fmask[None, :], dist, INF)
-        better = dist < best_d
-        best_d = tl.where(better, dist, best_d)
-        best_f0 = tl.where(better, f0, best_f0)
-    m, lane = tl.min(best_d, axis=1, return_indices=True)
-    start = tl.max(tl.where(fcol == lane[:, None], best_f0, 0), axis=1)
+        best_d, best_f0 = lane_min_update(best_d, best_f0, dist, f0)
+    m, face = lane_argmin(best_d, best_f0, BLOCK_F)
     tl.store(dist_ptr + qi, m, mask=qmask)
-    tl.store(face_ptr + qi, (start + lane).to(tl.int64), mask=qmask)
+    tl.store(face_ptr + qi, face.to(tl.int64), mask=qmask)
 
 
 def closest_point_triton(
@@ -184,12 +170,8 @@ def closest_point_triton(
     face = torch.full((n_q,), -1, dtype=torch.int64, device=queries.device)
     if n_q == 0 or n_f == 0:
         return dist, face
-    grid = (triton.cdiv(n_q, block_q),)
-    with device_guard(queries.device):
-        _closest_point_kernel[grid](
-            soa(tri), queries, dist, face, n_f, n_q, BLOCK_Q=block_q, BLOCK_F=block_f, num_warps=num_warps,
-            **LAUNCH_OPTIONS,
-        )
+    launch(_closest_point_kernel, n_q, block_q, (soa(tri), queries, dist, face, n_f, n_q),
+           {"BLOCK_Q": block_q, "BLOCK_F": block_f}, num_warps, queries.device)
     return dist, face
 
 

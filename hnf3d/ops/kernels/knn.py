@@ -21,7 +21,10 @@ from __future__ import annotations
 import torch
 
 from . import AotSpec
-from ._common import LAUNCH_OPTIONS, check_tensor, check_tile, device_guard, soa, tl, triton
+from ._common import (
+    check_tensor, check_tile, lane_argmin, lane_min_update, launch, load_xyz_col, program_rows, soa, tile_minus, tl,
+    triton,
+)
 
 # GPU defaults: (BLOCK_Q, BLOCK_R, num_warps) for k = 1 and for k > 1.
 # H200 sweep at 100k x 100k: k = 1 64x32 4.9 ms (64x64 6.2); k = 8 8x64 on one warp 17 ms, 16x64 / 2 warps 35 ms:
@@ -29,6 +32,15 @@ from ._common import LAUNCH_OPTIONS, check_tensor, check_tile, device_guard, soa
 KNN1_TILES = (64, 32, 4)
 KNN_TILES = (8, 64, 1)
 INF = tl.constexpr(float("inf"))
+
+
+@triton.jit
+def _tile_dist2(ref_ptr, R, r0, qx, qy, qz, BLOCK_R: tl.constexpr):
+    """[BLOCK_Q, BLOCK_R] squared distances from the query columns to reference tile r0; inf past R."""
+    ri = r0 + tl.arange(0, BLOCK_R)
+    rmask = ri < R
+    dx, dy, dz = tile_minus(ref_ptr, 0, R, ri, rmask, qx, qy, qz)
+    return tl.where(rmask[None, :], dx * dx + dy * dy + dz * dz, INF)
 
 
 @triton.jit
@@ -42,30 +54,16 @@ def _knn1_kernel(
     BLOCK_Q: tl.constexpr,
     BLOCK_R: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    qi = pid * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    qmask = qi < Q
-    qx = tl.load(q_ptr + qi * 3 + 0, mask=qmask, other=0.0)[:, None]
-    qy = tl.load(q_ptr + qi * 3 + 1, mask=qmask, other=0.0)[:, None]
-    qz = tl.load(q_ptr + qi * 3 + 2, mask=qmask, other=0.0)[:, None]
+    qi, qmask = program_rows(Q, BLOCK_Q)
+    qx, qy, qz = load_xyz_col(q_ptr, qi, qmask)
 
-    # running minimum per (query, lane): elementwise in the loop, one reduction at the end
-    rcol = tl.arange(0, BLOCK_R)[None, :]
     best_d = tl.full([BLOCK_Q, BLOCK_R], INF, tl.float32)
     best_r0 = tl.full([BLOCK_Q, BLOCK_R], 0, tl.int32)  # start of the tile the lane's minimum came from
     for r0 in range(0, R, BLOCK_R):
-        ri = r0 + tl.arange(0, BLOCK_R)
-        rmask = ri < R
-        dx = tl.load(ref_ptr + 0 * R + ri, mask=rmask, other=0.0)[None, :] - qx
-        dy = tl.load(ref_ptr + 1 * R + ri, mask=rmask, other=0.0)[None, :] - qy
-        dz = tl.load(ref_ptr + 2 * R + ri, mask=rmask, other=0.0)[None, :] - qz
-        d = tl.where(rmask[None, :], dx * dx + dy * dy + dz * dz, INF)
-        better = d < best_d
-        best_d = tl.where(better, d, best_d)
-        best_r0 = tl.where(better, r0, best_r0)
-    m, lane = tl.min(best_d, axis=1, return_indices=True)
-    start = tl.max(tl.where(rcol == lane[:, None], best_r0, 0), axis=1)
-    index = tl.where(m < INF, start + lane, -1)
+        d = _tile_dist2(ref_ptr, R, r0, qx, qy, qz, BLOCK_R)
+        best_d, best_r0 = lane_min_update(best_d, best_r0, d, r0)
+    m, index = lane_argmin(best_d, best_r0, BLOCK_R)
+    index = tl.where(m < INF, index, -1)
     tl.store(dist_ptr + qi, m, mask=qmask)
     tl.store(idx_ptr + qi, index.to(tl.int64), mask=qmask)
 
@@ -83,24 +81,15 @@ def _knn_kernel(
     BLOCK_R: tl.constexpr,
     KP: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    qi = pid * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    qmask = qi < Q
-    qx = tl.load(q_ptr + qi * 3 + 0, mask=qmask, other=0.0)[:, None]
-    qy = tl.load(q_ptr + qi * 3 + 1, mask=qmask, other=0.0)[:, None]
-    qz = tl.load(q_ptr + qi * 3 + 2, mask=qmask, other=0.0)[:, None]
+    qi, qmask = program_rows(Q, BLOCK_Q)
+    qx, qy, qz = load_xyz_col(q_ptr, qi, qmask)
 
     kcol = tl.arange(0, KP)[None, :]
     rcol = tl.arange(0, BLOCK_R)[None, :]
     best_d = tl.where(kcol < K, INF, -INF) + tl.zeros([BLOCK_Q, KP], dtype=tl.float32)
     best_i = tl.full([BLOCK_Q, KP], -1, tl.int32)
     for r0 in range(0, R, BLOCK_R):
-        ri = r0 + tl.arange(0, BLOCK_R)
-        rmask = ri < R
-        dx = tl.load(ref_ptr + 0 * R + ri, mask=rmask, other=0.0)[None, :] - qx
-        dy = tl.load(ref_ptr + 1 * R + ri, mask=rmask, other=0.0)[None, :] - qy
-        dz = tl.load(ref_ptr + 2 * R + ri, mask=rmask, other=0.0)[None, :] - qz
-        d = tl.where(rmask[None, :], dx * dx + dy * dy + dz * dz, INF)
+        d = _tile_dist2(ref_ptr, R, r0, qx, qy, qz, BLOCK_R)
 
         m, am = tl.min(d, axis=1, return_indices=True)  # best candidate of this tile, per row
         worst, wpos = tl.max(best_d, axis=1, return_indices=True)  # the kept distance it would replace
@@ -159,14 +148,12 @@ def knn_triton(
     if n_q == 0 or n_r == 0:
         return dist, index
     ref = soa(reference)
-    grid = (triton.cdiv(n_q, block_q),)
-    with device_guard(dev):
-        if k == 1:
-            _knn1_kernel[grid](ref, queries, dist, index, n_r, n_q, BLOCK_Q=block_q, BLOCK_R=block_r,
-                               num_warps=num_warps, **LAUNCH_OPTIONS)
-            return dist, index
-        _knn_kernel[grid](ref, queries, dist, index, n_r, n_q, k, BLOCK_Q=block_q, BLOCK_R=block_r,
-                          KP=_padded_k(k), num_warps=num_warps, **LAUNCH_OPTIONS)
+    tiles = {"BLOCK_Q": block_q, "BLOCK_R": block_r}
+    if k == 1:
+        launch(_knn1_kernel, n_q, block_q, (ref, queries, dist, index, n_r, n_q), tiles, num_warps, dev)
+        return dist, index
+    launch(_knn_kernel, n_q, block_q, (ref, queries, dist, index, n_r, n_q, k), {**tiles, "KP": _padded_k(k)},
+           num_warps, dev)
     dist, order = torch.sort(dist, dim=1)
     return dist, torch.gather(index, 1, order)
 

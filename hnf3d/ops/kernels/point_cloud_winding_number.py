@@ -16,7 +16,9 @@ import math
 import torch
 
 from . import AotSpec
-from ._common import LAUNCH_OPTIONS, check_tensor, check_tile, device_guard, soa, tl, triton
+from ._common import (
+    check_tensor, check_tile, kahan_add, launch, load_soa3, load_xyz_col, program_rows, soa, tile_minus, tl, triton,
+)
 
 # GPU defaults (H200 sweep, benchmarks/gpu_kernels.py --sweep-all): 64x32 took 12.2 ms at 100k x 100k, 64x64 17.0
 BLOCK_Q = 64
@@ -36,34 +38,25 @@ def _pc_winding_number_kernel(
     BLOCK_Q: tl.constexpr,
     BLOCK_N: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    qi = pid * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    qmask = qi < Q
-    qx = tl.load(q_ptr + qi * 3 + 0, mask=qmask, other=0.0)[:, None]
-    qy = tl.load(q_ptr + qi * 3 + 1, mask=qmask, other=0.0)[:, None]
-    qz = tl.load(q_ptr + qi * 3 + 2, mask=qmask, other=0.0)[:, None]
+    qi, qmask = program_rows(Q, BLOCK_Q)
+    qx, qy, qz = load_xyz_col(q_ptr, qi, qmask)
 
     acc = tl.zeros([BLOCK_Q], dtype=tl.float32)
     comp = tl.zeros([BLOCK_Q], dtype=tl.float32)  # Kahan compensation
     for n0 in range(0, N, BLOCK_N):
         ni = n0 + tl.arange(0, BLOCK_N)
         nmask = ni < N
-        dx = tl.load(pts_ptr + 0 * N + ni, mask=nmask, other=0.0)[None, :] - qx
-        dy = tl.load(pts_ptr + 1 * N + ni, mask=nmask, other=0.0)[None, :] - qy
-        dz = tl.load(pts_ptr + 2 * N + ni, mask=nmask, other=0.0)[None, :] - qz
-        nx = tl.load(pts_ptr + 3 * N + ni, mask=nmask, other=0.0)[None, :]
-        ny = tl.load(pts_ptr + 4 * N + ni, mask=nmask, other=0.0)[None, :]
-        nz = tl.load(pts_ptr + 5 * N + ni, mask=nmask, other=0.0)[None, :]
+        dx, dy, dz = tile_minus(pts_ptr, 0, N, ni, nmask, qx, qy, qz)
+        nx, ny, nz = load_soa3(pts_ptr, 3, N, ni, nmask)
+        nx = nx[None, :]
+        ny = ny[None, :]
+        nz = nz[None, :]
         r2 = dx * dx + dy * dy + dz * dz
         inv_r = tl.rsqrt(tl.maximum(r2, eps2))
         term = (dx * nx + dy * ny + dz * nz) * (inv_r * inv_r * inv_r)
         # r2 == 0 (with eps = 0) would be 0 * inf; padded points have zero weight anyway
         term = tl.where(nmask[None, :] & (r2 > 0.0), term, 0.0)
-        tile_sum = tl.sum(term, axis=1)
-        y = tile_sum - comp
-        s = acc + y
-        comp = (s - acc) - y
-        acc = s
+        acc, comp = kahan_add(acc, comp, tl.sum(term, axis=1))
     tl.store(out_ptr + qi, acc * INV_4PI, mask=qmask)
 
 
@@ -98,12 +91,8 @@ def point_cloud_winding_number_triton(
     if n_q == 0 or n == 0:
         return out
     packed = soa(torch.cat([points, normals * areas[:, None]], dim=1))
-    grid = (triton.cdiv(n_q, block_q),)
-    with device_guard(queries.device):
-        _pc_winding_number_kernel[grid](
-            packed, queries, out, n, n_q, eps * eps, BLOCK_Q=block_q, BLOCK_N=block_n, num_warps=num_warps,
-            **LAUNCH_OPTIONS,
-        )
+    launch(_pc_winding_number_kernel, n_q, block_q, (packed, queries, out, n, n_q, eps * eps),
+           {"BLOCK_Q": block_q, "BLOCK_N": block_n}, num_warps, queries.device)
     return out
 
 

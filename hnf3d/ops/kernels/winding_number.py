@@ -23,7 +23,9 @@ from __future__ import annotations
 import torch
 
 from . import AotSpec
-from ._common import LAUNCH_OPTIONS, atan2, check_tensor, check_tile, device_guard, soa, tl, triton
+from ._common import (
+    atan2, check_tensor, check_tile, kahan_add, launch, load_xyz_col, program_rows, soa, tile_minus, tl, triton,
+)
 
 # GPU defaults, the fastest of the configs swept on an H200 (benchmarks/gpu_kernels.py --sweep-all): 64x16 beat
 # 64x32 / 32x32 / 128x32 (8 warps) by 1-8% at 100k queries x 10k faces
@@ -43,27 +45,17 @@ def _winding_number_kernel(
     BLOCK_Q: tl.constexpr,
     BLOCK_F: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    qi = pid * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    qmask = qi < Q
-    qx = tl.load(q_ptr + qi * 3 + 0, mask=qmask, other=0.0)[:, None]
-    qy = tl.load(q_ptr + qi * 3 + 1, mask=qmask, other=0.0)[:, None]
-    qz = tl.load(q_ptr + qi * 3 + 2, mask=qmask, other=0.0)[:, None]
+    qi, qmask = program_rows(Q, BLOCK_Q)
+    qx, qy, qz = load_xyz_col(q_ptr, qi, qmask)
 
     acc = tl.zeros([BLOCK_Q], dtype=tl.float32)
     comp = tl.zeros([BLOCK_Q], dtype=tl.float32)  # Kahan compensation
     for f0 in range(0, F, BLOCK_F):
         fi = f0 + tl.arange(0, BLOCK_F)
         fmask = fi < F
-        ax = tl.load(tri_ptr + 0 * F + fi, mask=fmask, other=0.0)[None, :] - qx
-        ay = tl.load(tri_ptr + 1 * F + fi, mask=fmask, other=0.0)[None, :] - qy
-        az = tl.load(tri_ptr + 2 * F + fi, mask=fmask, other=0.0)[None, :] - qz
-        bx = tl.load(tri_ptr + 3 * F + fi, mask=fmask, other=0.0)[None, :] - qx
-        by = tl.load(tri_ptr + 4 * F + fi, mask=fmask, other=0.0)[None, :] - qy
-        bz = tl.load(tri_ptr + 5 * F + fi, mask=fmask, other=0.0)[None, :] - qz
-        cx = tl.load(tri_ptr + 6 * F + fi, mask=fmask, other=0.0)[None, :] - qx
-        cy = tl.load(tri_ptr + 7 * F + fi, mask=fmask, other=0.0)[None, :] - qy
-        cz = tl.load(tri_ptr + 8 * F + fi, mask=fmask, other=0.0)[None, :] - qz
+        ax, ay, az = tile_minus(tri_ptr, 0, F, fi, fmask, qx, qy, qz)
+        bx, by, bz = tile_minus(tri_ptr, 3, F, fi, fmask, qx, qy, qz)
+        cx, cy, cz = tile_minus(tri_ptr, 6, F, fi, fmask, qx, qy, qz)
 
         la = tl.sqrt(ax * ax + ay * ay + az * az)
         lb = tl.sqrt(bx * bx + by * by + bz * bz)
@@ -77,11 +69,7 @@ def _winding_number_kernel(
         )
         # padded faces: masked explicitly (with FMA contraction det of a zero triangle need not be exactly 0)
         half_omega = tl.where(fmask[None, :], atan2(det, den), 0.0)
-        tile_sum = tl.sum(half_omega, axis=1)
-        y = tile_sum - comp
-        s = acc + y
-        comp = (s - acc) - y
-        acc = s
+        acc, comp = kahan_add(acc, comp, tl.sum(half_omega, axis=1))
     tl.store(out_ptr + qi, acc * INV_2PI, mask=qmask)
 
 
@@ -107,13 +95,8 @@ def winding_number_triton(
     out = torch.zeros(n_q, dtype=torch.float32, device=queries.device)
     if n_q == 0 or n_f == 0:
         return out
-    tri_soa = soa(tri)
-    grid = (triton.cdiv(n_q, block_q),)
-    with device_guard(queries.device):
-        _winding_number_kernel[grid](
-            tri_soa, queries, out, n_f, n_q, BLOCK_Q=block_q, BLOCK_F=block_f, num_warps=num_warps,
-            **LAUNCH_OPTIONS,
-        )
+    launch(_winding_number_kernel, n_q, block_q, (soa(tri), queries, out, n_f, n_q),
+           {"BLOCK_Q": block_q, "BLOCK_F": block_f}, num_warps, queries.device)
     return out
 
 

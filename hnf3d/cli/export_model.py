@@ -1,0 +1,189 @@
+"""Turn a training checkpoint into a shipped model: weights only, its config, and a model card with test metrics.
+
+    python tools/export_model.py --checkpoint runs/default_pc/best.safetensors --name pointcloud \
+        --data datasets/synthetic [--out-dir hnf3d/pretrained] [--limit N]
+    hnf3d-export-model ...                     # the same, installed
+
+Writes OUT_DIR/NAME.safetensors (model weights + the config and layout in the header; no optimizer or RNG
+state), OUT_DIR/NAME.yaml (the resolved config), OUT_DIR/NAME.md (the model card: training data, objective,
+steps, compute, metrics on the test split) and benchmarks/results/model-NAME.json (the metrics, per object).
+Exit code 0, or 2 with a one-line message for a bad argument, checkpoint or data folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+from ._common import (ArgumentError, Parser, check_input_dir, check_input_file, check_output_dir, check_output_file,
+                      check_resolution, command, console_script)
+
+PROG = "export_model"
+ROOT = Path(__file__).resolve().parents[2]  # the repository (benchmarks/ lives there)
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="training checkpoint (.safetensors of tools/train.py)")
+    p.add_argument("--name", required=True, help="model name: pointcloud, image, ...")
+    p.add_argument("--data", required=True, help="ONet-layout data set the model was trained on (test split)")
+    p.add_argument("--out-dir", default=str(PRETRAINED), help="folder of the shipped model (default: "
+                                                                 "hnf3d/pretrained)")
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "results"),
+                   help="folder of the metrics record model-NAME.json (default: benchmarks/results)")
+    p.add_argument("--limit", type=int, default=None, help="test objects per category (default: all)")
+    p.add_argument("--resolution", type=int, default=128, help="final MISE grid, 32 x 2^k (default 128)")
+    return p
+
+
+def _split_counts(root: str, split: str) -> tuple[int, int]:
+    """(objects, categories) listed in ROOT/<category>/<split>.lst."""
+    lists = list(Path(root).glob(f"*/{split}.lst"))
+    n = sum(len([x for x in f.read_text().split() if x]) for f in lists)
+    return n, len(lists)
+
+
+def _objective_evidence() -> str:
+    """What benchmarks/results/overfit.json (benchmarks/overfit.py) says about the objectives, from its records."""
+    path = ROOT / "benchmarks" / "results" / "overfit.json"
+    try:
+        records = json.loads(path.read_text())["records"]
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.overfit import CHOSEN
+
+        best = {kind: next(r for r in records if r["name"] == name and r.get("queries_per_shape") == 16384)
+                for kind, name in CHOSEN.items()}
+    except (OSError, ValueError, KeyError, StopIteration, ImportError) as exc:
+        return f"(benchmarks/results/overfit.json unreadable: {exc})"
+    return ", ".join(f"{r['name']} IoU {r['iou']:.3f}" for r in best.values()) + \
+        " on the overfitting benchmark (benchmarks/results/overfit.json)"
+
+
+def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, data: str) -> str:
+    extra = meta["extra"]
+    t = cfg.training
+    o = cfg.objective
+    objective = o.kind if o.kind != "gradient_matching" else f"gradient matching, variant {o.variant}"
+    n_train, n_cat = _split_counts(data, cfg.data.train_split)
+    lines = [
+        f"# Model card: `{name}` (hnf3d default {cfg.data.input_type} model)",
+        "",
+        f"- **File**: `hnf3d/pretrained/{name}.safetensors` ({size_mb:.1f} MB, safetensors; config in "
+        f"`{name}.yaml`). Load with `hnf3d.Reconstructor.load(\"default{'-image' if cfg.data.input_type == 'image' else ''}\")`.",
+        f"- **Input**: {'a single RGB image of one object (' + str(cfg.data.img_size) + ' px, white background)' if cfg.data.input_type == 'image' else 'a point cloud (3000 points seen by the encoder; any units: normalised to the unit box and back)'}.",
+        f"- **Output**: the weights of a task network (positional encoding L={cfg.task_network.n_frequencies}, "
+        f"MLP {cfg.task_network.hidden}) = Phi(T, c); a mesh by hierarchical extraction.",
+        f"- **Architecture**: encoder `{cfg.encoder.kind}` (c_dim {cfg.encoder.c_dim}, hidden {cfg.encoder.hidden}); "
+        f"hypernetwork field width {cfg.field.width}, depth {cfg.field.depth}, heads {cfg.field.heads}, "
+        f"T = {cfg.field.T}.",
+        f"- **Objective**: {objective}, the best one the project's benchmark shows: {_objective_evidence()}.",
+        f"- **Training data**: the project's procedural synthetic set (`{cfg.data.path}`, split "
+        f"`{cfg.data.train_split}`: {n_train} shapes of {n_cat} categories; built by the commands in "
+        f"datasets/README.md). No ShapeNet or other third-party data.",
+        f"- **Training**: `python tools/train.py --config configs/default_{'img' if cfg.data.input_type == 'image' else 'pc'}.yaml` "
+        f"(batch {t.batch_size}, lr {t.lr}, seed {t.seed}); this checkpoint is step **{meta['step']}** "
+        f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`).",
+        f"- **Compute**: {extra.get('seconds', float('nan')) / 60:.0f} min of training on a 2-core CPU "
+        f"({platform.processor() or platform.machine()}, torch CPU build), no GPU.",
+        "",
+        "## Metrics on the synthetic test split",
+        "",
+        f"ONet/ConvONet protocol (hnf3d.eval.protocol): {'view 000' if cfg.data.input_type == 'image' else '3000 input points, noise 0.005'}, "
+        f"MISE 32 to {metrics['settings']['resolution']}, threshold {metrics['threshold']}, 100k samples; mean of "
+        f"class means. Chamfer-L1 is printed x10 (as papers do); the JSON holds it unscaled. "
+        f"Numbers: `benchmarks/results/model-{name}.json`, written by tools/export_model.py.",
+        "",
+        "| category | n | IoU | Chamfer-L1 x10 | normal consistency | F@1% |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cat, m in metrics["classes"].items():
+        lines.append(f"| {cat} | {m['n']} | {m['iou']:.3f} | {10 * m['chamfer_l1']:.3f} | "
+                     f"{m['normal_consistency']:.3f} | {m['fscore@0.01']:.3f} |")
+    m = metrics["mean"]
+    lines.append(f"| **mean of class means** | {len(metrics['objects'])} | **{m['iou']:.3f}** | "
+                 f"**{10 * m['chamfer_l1']:.3f}** | **{m['normal_consistency']:.3f}** | **{m['fscore@0.01']:.3f}** |")
+    lines += [
+        "",
+        "## Intended use and limits",
+        "",
+        "- A small model, trained in under an hour on a 2-core CPU so that it can ship in the repository "
+        "(< 25 MB): it knows the procedural categories, not real-world shape detail. "
+        + ("Expect a coarse shape for an object unlike them; for a scan, the point-cloud model with test-time "
+           "refinement (`--refine 300`) follows the points themselves."
+           if cfg.data.input_type == "image" else
+           "For scans unlike them, use test-time refinement (`--refine 300`), which fits the task network to the "
+           "scan itself."),
+        "- Not comparable with published ShapeNet numbers: different (synthetic) data. Train on ShapeNet with "
+        "configs/shapenet_*.yaml for that.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _check(args) -> tuple[Path, Path]:
+    """Check every argument and output path before the evaluation: (out_dir, results)."""
+    from .._checks import check_int
+
+    from ..io.checkpoint import checkpoint_path
+
+    ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
+    if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
+        raise ArgumentError(f"--name: expected a model name of letters, digits, '-', '_' (e.g. pointcloud), "
+                            f"got {args.name!r}")
+    if args.limit is not None:
+        check_int("--limit", args.limit, min_value=1)
+    check_resolution("--resolution", args.resolution)
+    check_input_dir("--data", args.data)
+    out_dir, results = Path(args.out_dir), Path(args.results)
+    for flag, folder in (("--out-dir", out_dir), ("--results", results)):
+        if not folder.is_dir():
+            raise ArgumentError(f"{flag} {folder}: folder does not exist")
+        check_output_dir(flag, folder)
+    for suffix in (".safetensors", ".yaml", ".md"):  # the shipped model must not overwrite the training run
+        check_output_file("--name", out_dir / f"{args.name}{suffix}", inputs=[ckpt])
+    check_output_file("--name", results / f"model-{args.name}.json", inputs=[ckpt])
+    return out_dir, results
+
+
+@command(PROG)
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    out_dir, results = _check(args)
+
+    from ..config import save_config
+    from ..eval.protocol import evaluate_model
+    from ..io import atomic_write
+    from ..io.checkpoint import load_checkpoint, save_checkpoint
+    from ..pipeline.reconstructor import Reconstructor
+
+    tensors, meta = load_checkpoint(args.checkpoint)
+    rec = Reconstructor.load(args.checkpoint, device="cpu")
+    metrics = evaluate_model(rec, args.data, split=rec.config.data.test_split, resolution=args.resolution,
+                             limit=args.limit, progress=True)
+    metrics["threshold"] = rec.config.eval.threshold
+    weights = {k: v for k, v in tensors.items() if k.startswith("model.")}
+    shipped_meta = {"step": meta["step"], "extra": {k: meta["extra"][k] for k in
+                                                    ("config", "layout", "val_iou", "seconds", "best_iou")
+                                                    if k in meta["extra"]},
+                    "optimizer": None, "rng": {}}
+    model_file = out_dir / f"{args.name}.safetensors"
+    save_checkpoint(model_file, tensors=weights, metadata=shipped_meta)
+    save_config(rec.config, out_dir / f"{args.name}.yaml")
+    size_mb = model_file.stat().st_size / 1e6
+    card = _card(args.name, rec.config, meta, metrics, size_mb, Path(args.checkpoint).as_posix(), args.data)
+    with atomic_write(out_dir / f"{args.name}.md") as f:
+        f.write(card.encode())
+    record = {"model": args.name, "checkpoint": Path(args.checkpoint).as_posix(), "step": meta["step"],
+              "size_mb": size_mb, "command": "python tools/export_model.py " + " ".join(argv or sys.argv[1:]),
+              **metrics}
+    with atomic_write(results / f"model-{args.name}.json") as f:
+        f.write(json.dumps(record, indent=1).encode())
+    m = metrics["mean"]
+    print(f"{PROG}: {model_file} ({size_mb:.1f} MB), test IoU {m['iou']:.3f}, Chamfer-L1 x10 "
+          f"{10 * m['chamfer_l1']:.3f}, NC {m['normal_consistency']:.3f}, F@1% {m['fscore@0.01']:.3f}")
+    return 0
+
+
+entrypoint = console_script(main)
