@@ -44,9 +44,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
-from torch.utils.flop_counter import flop_registry  # noqa: E402
 
+from benchmarks._flops import FlopCount  # noqa: E402
 from benchmarks._harness import environment, write_json_atomic  # noqa: E402
 
 DATA = "datasets/synthetic"
@@ -115,25 +114,6 @@ def _run(cmd: list[str], threads: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------- compute
-
-
-class FlopCount(TorchDispatchMode):
-    """Sums torch.utils.flop_counter's formulas (matmuls, convolutions, attention) over every op run inside it.
-
-    FlopCounterMode itself cannot count a gradient-matching step: its module tracker asserts on the field calls
-    made under torch.no_grad (the stop-gradient targets). Its formulas are the ones used here."""
-
-    def __init__(self):
-        super().__init__()
-        self.total = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        formula = flop_registry.get(func._overloadpacket)
-        if formula is not None:
-            self.total += int(formula(*args, **kwargs, out_val=out))
-        return out
 
 
 def study_config(input_kind: str, method: str):

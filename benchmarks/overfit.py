@@ -179,6 +179,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "overfit.json"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--seeds", default=None,
+                   help="comma-separated seeds of the field and of t (default: each config's own); every config "
+                        "runs once per seed (the acceptance test averages seeds 0, 1, 2)")
+    p.add_argument("--no-teacher", action="store_true", help="skip the real optimiser's run (teacher IoU)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -191,12 +195,15 @@ def main(argv=None) -> int:
     data = make_data()
     print(f"data: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     records = []
+    seeds = None if args.seeds is None else [int(x) for x in args.seeds.split(",") if x]
     for n in names:
-        cfg = CONFIGS[n] if args.steps is None else replace(CONFIGS[n], steps=args.steps)
-        rec = run(cfg, data, log_every=args.log_every)
-        records.append(rec)
-        print(f"{n:>22}  IoU {rec['iou']:.3f}  teacher {rec.get('teacher_iou', float('nan')):.3f}  "
-              f"steps {cfg.steps}  {rec['seconds']:.1f} s", flush=True)
+        for seed in seeds or [CONFIGS[n].seed]:
+            cfg = replace(CONFIGS[n], seed=seed)
+            cfg = cfg if args.steps is None else replace(cfg, steps=args.steps)
+            rec = run(cfg, data, teacher=not args.no_teacher, log_every=args.log_every)
+            records.append(rec)
+            print(f"{n:>22}  seed {seed}  IoU {rec['iou']:.3f}  teacher {rec.get('teacher_iou', float('nan')):.3f}  "
+                  f"steps {cfg.steps}  {rec['seconds']:.1f} s", flush=True)
     print("\n| config | objective | variant | eta | T | steps | IoU Phi(T,c) | teacher IoU | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in records:

@@ -10,7 +10,8 @@ Quality (needs ../shared/data/real; cases without it are skipped and listed):
 - each real scan with a ground-truth mesh: the Stanford bunny range scan bun000 and PCL's bun0.pcd (ground truth
   bunny_libigl.off, same frame) and the ABC scan (its 03_meshes mesh); scan and mesh are put in the unit box by
   the mesh's normalisation; the scan is given as is (all its points).
-Methods: hnf3d without refinement, hnf3d with --refine N steps, Poisson (Open3D, depth 8, normals estimated from 30
+Methods: hnf3d without refinement, hnf3d with --refine N steps, and (--ablation M, default 100) M steps from the
+field's prediction and M steps from the untrained theta_0 (what the learned prior adds), Poisson (Open3D, depth 8, normals estimated from 30
 neighbours and oriented by Open3D's consistent tangent planes, no density trimming). Metrics (hnf3d.eval.metrics,
 ONet protocol): Chamfer-L1 (unscaled), normal consistency, F@1% (and F@1.5%, F@2%); IoU is not used: several
 ground-truth meshes are not watertight.
@@ -135,7 +136,9 @@ def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
     return cases, skipped
 
 
-def run_quality(rec, cases, refine: int) -> list[dict]:
+def run_quality(rec, cases, refine: int, ablation: int = 0) -> list[dict]:
+    """Per case: one pass, `refine` refinement steps, Poisson; with ablation > 0 also `ablation` steps from the
+    prediction and from theta_0 (what the learned prior adds to refinement)."""
     from hnf3d.eval.metrics import mesh_metrics
 
     rows = []
@@ -144,6 +147,10 @@ def run_quality(rec, cases, refine: int) -> list[dict]:
         runs = {"hnf3d": lambda: rec.reconstruct(case["input"]),
                 f"hnf3d_refine{refine}": lambda: rec.reconstruct(case["input"], refine_steps=refine),
                 "poisson": lambda: poisson(case["input"])[0]}
+        if ablation:
+            runs[f"hnf3d_refine{ablation}_prediction"] = lambda: rec.reconstruct(case["input"], refine_steps=ablation)
+            runs[f"hnf3d_refine{ablation}_theta0"] = lambda: rec.reconstruct(case["input"], refine_steps=ablation,
+                                                                             refine_init="theta0")
         for method, fn in runs.items():
             t0 = time.perf_counter()
             mesh = fn()
@@ -240,6 +247,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one mesh, 3k points at 128^3 only")
     ap.add_argument("--refine", type=int, default=300, help="refinement steps of the refined hnf3d row")
+    ap.add_argument("--ablation", type=int, default=100,
+                    help="refinement steps of the prior ablation rows, from the prediction and from theta_0 "
+                         "(0: skip them)")
     ap.add_argument("--checkpoint", default="default")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None)
@@ -254,7 +264,7 @@ def main(argv=None) -> int:
     rec.reconstruct(np.random.default_rng(0).normal(size=(3000, 3)))  # warm-up (lazy imports, allocator)
     cases, skipped = quality_cases(args.quick)
     print(f"quality: {len(cases)} cases", flush=True)
-    quality = run_quality(rec, cases, args.refine)
+    quality = run_quality(rec, cases, args.refine, args.ablation)
     print("extraction:", flush=True)
     extraction = run_extraction([128] if args.quick else [128, 256])
     print("speed:", flush=True)
@@ -263,7 +273,10 @@ def main(argv=None) -> int:
     refined = f"hnf3d_refine{args.refine}"
     wins = sum(r[refined]["fscore@0.01"] > r["poisson"]["fscore@0.01"] for r in quality)
     fast = next((r for r in speed if r["points"] == 3000 and r["resolution"] == 128), None)
+    mean = {m: float(np.mean([r[m]["fscore@0.01"] for r in quality])) if quality else None
+            for m in (quality[0] if quality else {}) if isinstance(quality[0].get(m), dict)}
     summary = {
+        "mean_f1": mean,
         "refined_beats_poisson_f1": f"{wins} of {len(quality)}",
         "refined_beats_poisson_on_half": bool(quality) and wins * 2 >= len(quality),
         "seconds_3k_128": fast and fast["hnf3d"]["seconds"],
@@ -271,7 +284,7 @@ def main(argv=None) -> int:
         "faster_than_poisson_3k_128": bool(fast) and fast["speedup_vs_poisson"] > 1.0,
     }
     record = {"benchmark": "reconstruct", "quick": args.quick, "checkpoint": rec.source, "model": rec.info,
-              "refine_steps": args.refine, "environment": environment(args.device, ("torch", "open3d", "numpy")),
+              "refine_steps": args.refine, "ablation_steps": args.ablation, "environment": environment(args.device, ("torch", "open3d", "numpy")),
               "skipped": skipped, "summary": summary, "quality": quality, "speed": speed,
               "extraction": extraction}
     out = args.out or ROOT / "benchmarks" / "results" / ("real-quick.json" if args.quick else "real.json")

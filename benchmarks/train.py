@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Training throughput (shapes per second) and peak memory per objective at the default sizes.
 
-    PYTHONPATH=. python benchmarks/train.py [--quick] [--steps N] [--device cpu|cuda] [--out PATH]
+    PYTHONPATH=. python benchmarks/train.py [--quick] [--steps N] [--device cpu|cuda] [--config YAML] [--out PATH]
 
-Model: `build_model` of configs/base.yaml (task network 3x128, field width 256 depth 4, pointnet encoder; batch
-32 shapes, 3000 input points, 2048 queries). --quick: batch 4, 512 input points, 256 queries, field 64x2,
+Model: `build_model` of --config (default configs/base.yaml: task network 3x128, field width 256 depth 4, pointnet
+encoder; batch 32 shapes, 3000 input points, 2048 queries; configs/local_pc.yaml: the local triplane family).
+FLOPs per step (forward + backward of one step, torch.utils.flop_counter: matrix products and convolutions) are
+reported beside the seconds (benchmarks/_flops.py). --quick: batch 4, 512 input points, 256 queries, field 64x2,
 encoder 64, task network 3x32. Objectives: gradient_matching A, gradient_matching B, direct, weights.
 Data: synthetic in-memory batches (no dataset on disk): per shape a sphere of random radius r in [0.2, 0.45];
 inputs are random points on it (plus the config's input noise), queries uniform in [-0.55, 0.55]^3 with labels
@@ -37,6 +39,7 @@ if __package__ in (None, ""):
 
 import torch
 
+from benchmarks._flops import FlopCount
 from benchmarks._harness import environment, format_table, write_json_atomic
 from hnf3d.config import load_config
 from hnf3d.training.objectives import per_sample_gradients
@@ -51,7 +54,8 @@ OBJECTIVES = {  # run order: cheapest expected first (see the module docstring o
     "gradient_matching_B": ["objective.kind=gradient_matching", "objective.variant=B"],
 }
 QUICK = ["training.batch_size=4", "data.n_input_points=512", "data.n_query_points=256", "field.width=64",
-         "field.depth=2", "encoder.c_dim=64", "encoder.hidden=64", "task_network.hidden=[32, 32, 32]"]
+         "field.depth=2", "encoder.c_dim=64", "encoder.hidden=64", "task_network.hidden=[32, 32, 32]",
+         "task_network.resolution=16"]
 
 
 def _rss_mib() -> float:
@@ -89,8 +93,8 @@ def _timed(fn, device, n: int) -> list[float]:
 
 
 def bench_objective(name: str, overrides: list[str], base: list[str], steps: int, device: torch.device,
-                    warmup: int = 2) -> tuple[dict, object, dict]:
-    cfg = load_config(ROOT / "configs" / "base.yaml", overrides=base + overrides)
+                    warmup: int = 2, config: Path = ROOT / "configs" / "base.yaml") -> tuple[dict, object, dict]:
+    cfg = load_config(config, overrides=base + overrides)
     torch.manual_seed(cfg.training.seed)
     model = build_model(cfg).to(device)
     objective = ObjectiveModel(model, cfg.objective)
@@ -116,7 +120,9 @@ def bench_objective(name: str, overrides: list[str], base: list[str], steps: int
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     rss0 = _rss_mib()
-    _timed(one_step, device, warmup)
+    with FlopCount() as counter:
+        one_step()  # also the first warm-up step
+    _timed(one_step, device, max(warmup - 1, 0))
     times = _timed(one_step, device, steps)
     B = cfg.training.batch_size
     med = statistics.median(times)
@@ -131,6 +137,8 @@ def bench_objective(name: str, overrides: list[str], base: list[str], steps: int
         "step_s_min": min(times),
         "step_s_all": times,
         "shapes_per_s": B / med,
+        "flops_per_step": int(counter.total),
+        "gflops_per_s": counter.total / med / 1e9,
     }
     if device.type == "cuda":
         rec["peak_mem_mib"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
@@ -181,6 +189,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per objective (median reported)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--config", default=str(ROOT / "configs" / "base.yaml"), help="the model's config (YAML)")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/train-<device>.json)")
     args = ap.parse_args(argv)
     if args.steps < 1:
@@ -191,7 +200,7 @@ def main(argv=None) -> dict:
     t_start = time.perf_counter()
     records, bd = {}, None
     for name, ov in OBJECTIVES.items():
-        rec, model, batch = bench_objective(name, ov, base, args.steps, device)
+        rec, model, batch = bench_objective(name, ov, base, args.steps, device, config=Path(args.config))
         records[name] = rec
         print(f"{name}: {rec['step_s_median']:.3f} s/step", flush=True)
         if name == "gradient_matching_A":
@@ -211,7 +220,11 @@ def main(argv=None) -> dict:
         "benchmark": "train",
         "quick": args.quick,
         "sizes": ("quick: " + ", ".join(QUICK)) if args.quick else
-        "configs/base.yaml defaults: batch 32, 3000 input points, 2048 queries, task 3x128, field 256x4, pointnet",
+        f"{Path(args.config).name}" + (" (configs/base.yaml defaults: batch 32, 3000 input points, 2048 queries, "
+                                       "task 3x128, field 256x4, pointnet)" if Path(args.config).name == "base.yaml"
+                                       else ""),
+        "config": str(Path(args.config).resolve().relative_to(ROOT)) if Path(args.config).resolve().is_relative_to(ROOT)
+        else Path(args.config).name,
         "environment": env,
         "objectives": records,
         "gradient_matching_breakdown": bd,

@@ -113,35 +113,52 @@ class DataConfig:
     input_noise: float = _field(0.005, help="Std of the Gaussian noise added to input points (ONet: 0.005).")
     n_query_points: int = _field(2048, bounds=(1, 10_000_000),
                                  help="Occupancy query points per shape and training step.")
+    near_surface_fraction: float = _field(
+        0.0, help="Share of the training query points drawn near the surface (points_surface.npz; 'shapenet' "
+        "data only); validation and evaluation keep the uniform points.")
     img_size: int = _field(224, bounds=(1, 4096), help="Side in pixels of input images (image input only).")
     num_workers: int = _field(0, bounds=(0, 1024), help="DataLoader worker processes (0: load in the main process).")
 
 
 @dataclass
 class TaskNetworkConfig:
-    """The task network f_theta: positional encoding + MLP -> occupancy logit."""
+    """The task network f_theta -> occupancy logit: a global MLP on a positional encoding, or a local triplane of
+    features with a small decoder MLP (docs/design.md section 8)."""
 
+    kind: Literal["mlp", "triplane"] = _field(
+        "mlp", help="'mlp': MLP on gamma(x) (global); 'triplane': feature planes + decoder MLP (local).")
     n_frequencies: int = _field(4, bounds=(0, 32), help="Positional-encoding frequencies L (3 + 6L inputs).")
-    hidden: list[int] = _field(help="Widths of the hidden layers.", factory=lambda: [128, 128, 128],
-                               bounds=(1, _MAX_WIDTH), max_len=_MAX_LAYERS)
+    hidden: list[int] = _field(help="Widths of the hidden layers (of the decoder, for 'triplane').",
+                               factory=lambda: [128, 128, 128], bounds=(1, _MAX_WIDTH), max_len=_MAX_LAYERS)
+    resolution: int = _field(64, bounds=(2, 1024), help="'triplane': nodes per side of each feature plane.")
+    channels: int = _field(16, bounds=(1, _MAX_WIDTH), help="'triplane': features per plane node.")
 
 
 @dataclass
 class EncoderConfig:
     """The condition encoder c = E(input)."""
 
-    kind: Literal["pointnet", "resnet"] = _field(
-        "pointnet", help="'pointnet': ResNet-PointNet for point clouds; 'resnet': small ResNet for images.")
-    c_dim: int = _field(256, bounds=(1, _MAX_WIDTH), help="Size of the condition code c.")
+    kind: Literal["pointnet", "resnet", "local_pointnet"] = _field(
+        "pointnet", help="'pointnet': ResNet-PointNet for point clouds; 'resnet': small ResNet for images; "
+        "'local_pointnet': point features pooled into feature planes (for the triplane task network).")
+    c_dim: int = _field(256, bounds=(1, _MAX_WIDTH), help="Size of the (global) condition code c.")
     hidden: int = _field(256, bounds=(1, _MAX_WIDTH), help="Hidden width of the encoder.")
+    plane_channels: int = _field(16, bounds=(1, _MAX_WIDTH),
+                                 help="'local_pointnet': channels of the feature planes it writes.")
 
 
 @dataclass
 class FieldConfig:
-    """The hypernetwork field Phi(t, c) -> theta (a DiT-style transformer over parameter tokens)."""
+    """The hypernetwork field Phi(t, c) -> theta: a DiT-style transformer over parameter tokens (for the 'mlp'
+    task network) or a t-modulated 2D U-Net over feature planes (for 'triplane')."""
 
-    width: int = _field(256, bounds=(1, _MAX_WIDTH), help="Token width of the transformer.")
-    depth: int = _field(4, bounds=(0, _MAX_LAYERS), help="Number of transformer blocks.")
+    kind: Literal["transformer", "unet"] = _field(
+        "transformer", help="'transformer' (task_network.kind 'mlp') or 'unet' (task_network.kind 'triplane').")
+    width: int = _field(256, bounds=(1, _MAX_WIDTH),
+                        help="Token width of the transformer; 'unet': its width at full resolution.")
+    depth: int = _field(4, bounds=(0, _MAX_LAYERS),
+                        help="Number of transformer blocks; 'unet': number of resolutions (>= 1).")
+    cond_dim: int = _field(128, bounds=(1, _MAX_WIDTH), help="'unet': width of the t / code conditioning vector.")
     heads: int = _field(4, bounds=(1, _MAX_WIDTH), help="Attention heads per block.")
     max_token_size: int = _field(4096, bounds=(1, 2**31 - 1),
                                  help="Largest parameter chunk per token; bigger tensors are split.")
@@ -174,6 +191,8 @@ class TrainingConfig:
 
     batch_size: int = _field(32, bounds=(1, 2**20), help="Shapes per batch.")
     lr: float = _field(1e-4, help="Learning rate of the field and encoder (lower it as T grows).")
+    lr_schedule: Literal["constant", "cosine"] = _field(
+        "constant", help="'constant': lr throughout; 'cosine': lr * (1 + cos(pi * step / max_steps)) / 2.")
     max_steps: int = _field(10000, bounds=(0, 2**40), help="Number of optimiser updates.")
     validate_every: int = _field(500, bounds=(0, 2**40), help="Validate every this many steps (0: never).")
     checkpoint_every: int = _field(500, bounds=(0, 2**40),

@@ -139,6 +139,7 @@ BAD = [
     ("train", ["--config", "DIR"], "--config"),
     ("evaluate", ["--config", "DIR", "--data", "DATA", "--out", "OUT"], "--config"),
     ("export_model", ["--checkpoint", "DIR", "--name", "x", "--data", "DATA", "--out-dir", "DIR"], "--checkpoint"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--threshold", "1.5"], "--threshold"),
     ("trajectory", ["--checkpoint", "DIR", "--out", "OUT.json"], "--checkpoint"),
     ("reconstruct", ["--pc", "DIR", "--out", "OUT.ply"], "is a directory"),
     ("fit_shapes", ["--data", "MESHES", "--out", "PC/f.safetensors"], "--out"),  # its folder is a file

@@ -62,10 +62,15 @@ def test_config_loads_and_trains_two_steps(path, meshes, tmp_path, capsys, one_t
     if path.stem == "shapenet_pc":
         assert (cfg.data.n_input_points, cfg.data.input_noise, cfg.data.n_query_points, cfg.eval.threshold) == \
             (3000, 0.005, 2048, 0.2)
-    sets = ["data.dataset=mesh_folder", f"data.path={meshes}", "data.input_type=pointcloud", "encoder.kind=pointnet",
+    local = cfg.task_network.kind == "triplane"
+    encoder = "local_pointnet" if local else "pointnet"
+    sets = ["data.dataset=mesh_folder", f"data.path={meshes}", "data.input_type=pointcloud", f"encoder.kind={encoder}",
             "data.n_query_points=128", "data.n_input_points=128", "task_network.hidden=[16]", "field.width=32",
             "field.depth=1", "field.T=10", "encoder.hidden=32", "encoder.c_dim=32", "training.batch_size=2",
             "training.validate_every=2", "training.checkpoint_every=2", "training.device=cpu"]
+    if local:  # small planes; the U-Net needs the resolution divisible by 2^(depth - 1)
+        sets += ["task_network.resolution=8", "task_network.channels=4", "encoder.plane_channels=4",
+                 "field.width=4", "field.depth=2", "field.cond_dim=8"]
     if cfg.objective.kind == "weights":
         # the tools/fit_shapes.py output format: theta_star (S, P), theta_0 (P,), metadata fit_shapes.models
         net = TaskNetwork(cfg.task_network.n_frequencies, [16])

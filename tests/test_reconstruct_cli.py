@@ -153,6 +153,7 @@ def test_bad_inputs(tmp_path, capsys):
     _bad(tmp_path, capsys, ["--image", fake, "--refine", "5"], "--refine")
     _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.ply", "--refine", "-1"], "--refine")
     _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--image", fake], "not allowed with")
+    _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--refine-init", "zeros"], "--refine-init")
     _bad(tmp_path, capsys, ["--pc", EXAMPLE, "--out", tmp_path / "x.ply", "--checkpoint", garbage], "garbage.ply")
     unknown = tmp_path / "scan.abc"
     unknown.write_text("1 2 3\n")

@@ -97,6 +97,19 @@ def test_predict_weights_is_the_field_of_the_mesh(rec, chair_points):
     assert np.mean(net.occupancy(inside) > net.threshold) > 0.95
 
 
+def test_refine_init_theta0_is_the_ablation(rec, chair_points):
+    pred = rec.predict_weights(chair_points, refine_steps=0).weights
+    from_pred = rec.predict_weights(chair_points, refine_steps=2, seed=1).weights
+    from_theta0 = rec.predict_weights(chair_points, refine_steps=2, seed=1, refine_init="theta0").weights
+    theta_0 = rec.model.field.theta_0.numpy()
+    # two Adam steps move each weight by at most ~2 lr: each run stays beside its own start
+    step = 2.5 * 1e-2
+    assert np.abs(from_pred - pred).max() < step and np.abs(from_theta0 - theta_0).max() < step
+    assert np.abs(from_pred - from_theta0).max() > step
+    with pytest.raises(ValueError, match="refine_init"):
+        rec.predict_weights(chair_points, refine_steps=2, refine_init="zeros")
+
+
 def test_spacing_normalisation(rec):
     spacings = []
     for cat in ("chair", "table", "car", "lamp"):

@@ -17,6 +17,7 @@ import platform
 import sys
 from pathlib import Path
 
+from .._checks import check_float, check_int
 from ._common import (ArgumentError, Parser, check_input_dir, check_input_file, check_output_dir, check_output_file,
                       check_resolution, command, console_script)
 
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder of the metrics record model-NAME.json (default: benchmarks/results)")
     p.add_argument("--limit", type=int, default=None, help="test objects per category (default: all)")
     p.add_argument("--resolution", type=int, default=128, help="final MISE grid, 32 x 2^k (default 128)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="occupancy probability of the extracted surface, stored as the shipped model's "
+                        "eval.threshold (default: the training config's)")
     return p
 
 
@@ -62,6 +66,34 @@ def _objective_evidence() -> str:
         " on the overfitting benchmark (benchmarks/results/overfit.json)"
 
 
+def _load_name(name: str) -> str:
+    """The shortest shipped name (hnf3d.pipeline.reconstructor.PRETRAINED) of the model file `name`, or its path."""
+    from ..pipeline.reconstructor import PRETRAINED
+
+    names = sorted((k for k, v in PRETRAINED.items() if v == name), key=len)
+    return names[0] if names else f"hnf3d/pretrained/{name}.safetensors"
+
+
+def _output(cfg) -> str:
+    """What the field predicts, in words, for either model family."""
+    tn = cfg.task_network
+    if tn.kind == "triplane":
+        return (f"the weights of a local task network: 3 feature planes of {tn.channels} x {tn.resolution} x "
+                f"{tn.resolution} and a decoder MLP {tn.hidden} on their bilinear features and a positional "
+                f"encoding (L={tn.n_frequencies})")
+    return f"the weights of a task network (positional encoding L={tn.n_frequencies}, MLP {tn.hidden})"
+
+
+def _architecture(cfg) -> str:
+    e, f = cfg.encoder, cfg.field
+    if f.kind == "unet":
+        return (f"encoder `{e.kind}` (hidden {e.hidden}, {e.plane_channels}-channel planes, global code "
+                f"{e.c_dim}); field: a t-modulated 2D U-Net over the planes (width {f.width}, {f.depth} "
+                f"resolutions, conditioning {f.cond_dim}) and an MLP head for the decoder")
+    return (f"encoder `{e.kind}` (c_dim {e.c_dim}, hidden {e.hidden}); hypernetwork field width {f.width}, "
+            f"depth {f.depth}, heads {f.heads}")
+
+
 def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, data: str) -> str:
     extra = meta["extra"]
     t = cfg.training
@@ -69,21 +101,18 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
     objective = o.kind if o.kind != "gradient_matching" else f"gradient matching, variant {o.variant}"
     n_train, n_cat = _split_counts(data, cfg.data.train_split)
     lines = [
-        f"# Model card: `{name}` (hnf3d default {cfg.data.input_type} model)",
+        f"# Model card: `{name}` (hnf3d {cfg.data.input_type} model, {cfg.task_network.kind} task network)",
         "",
         f"- **File**: `hnf3d/pretrained/{name}.safetensors` ({size_mb:.1f} MB, safetensors; config in "
-        f"`{name}.yaml`). Load with `hnf3d.Reconstructor.load(\"default{'-image' if cfg.data.input_type == 'image' else ''}\")`.",
+        f"`{name}.yaml`). Load with `hnf3d.Reconstructor.load(\"{_load_name(name)}\")`.",
         f"- **Input**: {'a single RGB image of one object (' + str(cfg.data.img_size) + ' px, white background)' if cfg.data.input_type == 'image' else 'a point cloud (3000 points seen by the encoder; any units: normalised to the unit box and back)'}.",
-        f"- **Output**: the weights of a task network (positional encoding L={cfg.task_network.n_frequencies}, "
-        f"MLP {cfg.task_network.hidden}) = Phi(T, c); a mesh by hierarchical extraction.",
-        f"- **Architecture**: encoder `{cfg.encoder.kind}` (c_dim {cfg.encoder.c_dim}, hidden {cfg.encoder.hidden}); "
-        f"hypernetwork field width {cfg.field.width}, depth {cfg.field.depth}, heads {cfg.field.heads}, "
-        f"T = {cfg.field.T}.",
+        f"- **Output**: {_output(cfg)} = Phi(T, c); a mesh by hierarchical extraction.",
+        f"- **Architecture**: {_architecture(cfg)}, T = {cfg.field.T}.",
         f"- **Objective**: {objective}, the best one the project's benchmark shows: {_objective_evidence()}.",
         f"- **Training data**: the project's procedural synthetic set (`{cfg.data.path}`, split "
         f"`{cfg.data.train_split}`: {n_train} shapes of {n_cat} categories; built by the commands in "
         f"datasets/README.md). No ShapeNet or other third-party data.",
-        f"- **Training**: `python tools/train.py --config configs/default_{'img' if cfg.data.input_type == 'image' else 'pc'}.yaml` "
+        f"- **Training**: `python tools/train.py --config configs/{cfg.name}.yaml` "
         f"(batch {t.batch_size}, lr {t.lr}, seed {t.seed}); this checkpoint is step **{meta['step']}** "
         f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`).",
         f"- **Compute**: {extra.get('seconds', float('nan')) / 60:.0f} min of training on a 2-core CPU "
@@ -124,9 +153,10 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
 
 def _check(args) -> tuple[Path, Path]:
     """Check every argument and output path before the evaluation: (out_dir, results)."""
-    from .._checks import check_int
-
     from ..io.checkpoint import checkpoint_path
+
+    if args.threshold is not None:
+        check_float("--threshold", args.threshold, min_value=0.0, max_value=1.0, open_interval=True)
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -160,6 +190,13 @@ def main(argv=None) -> int:
 
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
+    if args.threshold is not None:
+        from ..config import config_from_dict, config_to_dict
+
+        data = config_to_dict(rec.config)
+        data["eval"]["threshold"] = args.threshold
+        rec.config = config_from_dict(data, source="--threshold")
+        meta["extra"]["config"] = config_to_dict(rec.config)  # the shipped file's embedded config = its YAML
     metrics = evaluate_model(rec, args.data, split=rec.config.data.test_split, resolution=args.resolution,
                              limit=args.limit, progress=True)
     metrics["threshold"] = rec.config.eval.threshold

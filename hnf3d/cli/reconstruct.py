@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", type=int, default=None, metavar="N",
                    help=f"test-time refinement steps for point clouds (default {DEFAULT_REFINE}: the mesh follows "
                         f"the scan; 0: the field's prediction alone, fastest)")
+    p.add_argument("--refine-init", choices=("prediction", "theta0"), default="prediction",
+                   help="where refinement starts: the field's prediction (default) or the untrained theta_0 (the "
+                        "ablation that shows what the learned prior adds)")
     p.add_argument("--threshold", type=float, default=None,
                    help="occupancy probability of the surface (default: the model's, 0.5 after refinement)")
     p.add_argument("--normalize", choices=("bbox", "spacing"), default="bbox",
@@ -141,6 +144,7 @@ def main(argv=None) -> int:
     t_load = time.perf_counter() - t0
     if args.pc is not None:
         mesh = rec.reconstruct(points, normals, resolution=args.resolution, refine_steps=refine,
+                               refine_init=args.refine_init,
                                threshold=args.threshold, seed=args.seed, normalize=args.normalize)
         for m in mesh.metadata["hnf3d"]["messages"]:
             say(m)

@@ -26,7 +26,9 @@ marker `.done` is written last, and only then is the folder renamed to `<id>`. A
 never treated as finished (`is_complete`), so an interrupted build is redone on resume.
 
 The data-set level (`build_dataset`: discovery, parallel workers, resume, split lists, metadata.yaml, log) backs
-the CLI hnf3d.cli.build_dataset (tools/build_dataset.py). An existing metadata.yaml in the output folder is kept
+the CLI hnf3d.cli.build_dataset (tools/build_dataset.py). The writers (`points_npz`, `npz_bytes`, `write_object`,
+`render_object`) and the data-set machinery (`run_jobs`, `write_splits`, `write_metadata`, `log_line`) are shared
+with hnf3d.data.build_sdf, which writes analytic SDF shapes in the same layout. An existing metadata.yaml in the output folder is kept
 and extended; one that cannot be read as a YAML mapping is refused (ValueError naming it) before any object is
 built, never replaced.
 """
@@ -107,13 +109,15 @@ def normalize_mesh(vertices, faces, name: str = "mesh") -> tuple[np.ndarray, np.
     return vn, f, norm.loc, float(norm.scale)
 
 
-def _npz_bytes(**arrays) -> bytes:
+def npz_bytes(**arrays) -> bytes:
+    """The bytes of an uncompressed .npz archive of `arrays` (what np.savez writes)."""
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (hnf3d.io.atomic_write: a temporary file renamed into place)."""
     from ..io import atomic_write
 
     with atomic_write(path) as handle:
@@ -130,8 +134,9 @@ def _labels(v32: np.ndarray, f: np.ndarray, points: np.ndarray, method: str) -> 
     return p16, inside
 
 
-def _points_npz(p16: np.ndarray, inside: np.ndarray, loc, scale) -> bytes:
-    return _npz_bytes(points=p16, occupancies=np.packbits(inside), loc=loc, scale=scale)
+def points_npz(p16: np.ndarray, inside: np.ndarray, loc, scale) -> bytes:
+    """points.npz / points_surface.npz: float16 points (N, 3), occupancies np.packbits(inside), loc, scale."""
+    return npz_bytes(points=p16, occupancies=np.packbits(inside), loc=loc, scale=scale)
 
 
 def check_labels(v32: np.ndarray, f: np.ndarray, points: np.ndarray, inside: np.ndarray, method: str,
@@ -189,7 +194,6 @@ def build_object(mesh_path, out_dir, *, n_points: int = 100_000, n_surface: int 
 
     from ..io import load_mesh
     from ..ops import choose_method, sample_exposed_surface, sample_near_surface, sample_uniform
-    from ..vis.render import onet_cameras, render_views
 
     for name, value in (("n_points", n_points), ("n_surface", n_surface), ("n_views", n_views)):
         if isinstance(value, bool) or int(value) != value or value < 0:
@@ -223,33 +227,59 @@ def build_object(mesh_path, out_dir, *, n_points: int = 100_000, n_surface: int 
     method = choose_method(v32, f)
     p16, inside = _labels(v32, f, uniform, method)
     check_labels(v32, f, p16.astype(np.float32), inside, method, str(mesh_path))
-    files["points.npz"] = _points_npz(p16, inside, loc, scale)
+    files["points.npz"] = points_npz(p16, inside, loc, scale)
     if near is not None:
-        files["points_surface.npz"] = _points_npz(*_labels(v32, f, near, method), loc, scale)
+        files["points_surface.npz"] = points_npz(*_labels(v32, f, near, method), loc, scale)
     t3 = time.perf_counter()
     timings["label"] = t3 - t2
-    files["pointcloud.npz"] = _npz_bytes(points=surf.points.numpy().astype(np.float16),
-                                         normals=surf.normals.numpy().astype(np.float16), loc=loc, scale=scale)
+    files["pointcloud.npz"] = npz_bytes(points=surf.points.numpy().astype(np.float16),
+                                        normals=surf.normals.numpy().astype(np.float16), loc=loc, scale=scale)
 
-    images: list[bytes] = []
-    cameras: dict[str, np.ndarray] = {}
-    if n_views:
-        from PIL import Image
-
-        radius = float(np.linalg.norm(vn[np.unique(f)], axis=1).max())
-        cams, worlds = onet_cameras(int(n_views), int(seeds[3]), loc=loc64, scale=scale64, radius=radius,
-                                    size=int(img_size))
-        rgb = render_views(vn * scale64 + loc64, f, cams, worlds, int(img_size), supersample=supersample)
-        for i in range(int(n_views)):
-            buf = io.BytesIO()
-            Image.fromarray(rgb[i]).save(buf, format="JPEG", quality=95)
-            images.append(buf.getvalue())
-            cameras[f"camera_mat_{i}"] = cams[i]
-            cameras[f"world_mat_{i}"] = worlds[i]
+    images, cameras = render_object(vn, f, loc64, scale64, int(n_views), int(seeds[3]), img_size=int(img_size),
+                                    supersample=supersample)
     t4 = time.perf_counter()
     timings["render"] = t4 - t3
 
-    # write everything into a hidden sibling folder, mark it complete, then move it into place
+    info = {"mesh": str(mesh_path), "seed": int(seed), "loc": loc64.tolist(), "scale": scale64,
+            "n_points": int(n_points), "n_surface": int(n_surface) if near is not None else 0,
+            "n_views": int(n_views)}
+    write_object(out_dir, files, images, cameras, info, timings, t0)
+    return timings
+
+
+def render_object(vn: np.ndarray, f: np.ndarray, loc64: np.ndarray, scale64: float, n_views: int, seed: int, *,
+                  img_size: int = 137, supersample: int = 2) -> tuple[list[bytes], dict[str, np.ndarray]]:
+    """The img_choy2016 views of a normalised mesh (vn (V, 3), f (F, 3); world = vn * scale64 + loc64): n_views
+    JPEG images (hnf3d.vis.render, cameras from `seed`) and the cameras.npz arrays (camera_mat_i, world_mat_i).
+    n_views = 0: ([], {})."""
+    from ..vis.render import onet_cameras, render_views
+
+    images: list[bytes] = []
+    cameras: dict[str, np.ndarray] = {}
+    if not n_views:
+        return images, cameras
+    from PIL import Image
+
+    radius = float(np.linalg.norm(vn[np.unique(f)], axis=1).max())
+    cams, worlds = onet_cameras(int(n_views), int(seed), loc=loc64, scale=scale64, radius=radius, size=int(img_size))
+    rgb = render_views(vn * scale64 + loc64, f, cams, worlds, int(img_size), supersample=supersample)
+    for i in range(int(n_views)):
+        buf = io.BytesIO()
+        Image.fromarray(rgb[i]).save(buf, format="JPEG", quality=95)
+        images.append(buf.getvalue())
+        cameras[f"camera_mat_{i}"] = cams[i]
+        cameras[f"world_mat_{i}"] = worlds[i]
+    return images, cameras
+
+
+def write_object(out_dir, files: dict[str, bytes], images: list[bytes], cameras: dict[str, np.ndarray],
+                 info: dict, timings: dict[str, float], t0: float) -> None:
+    """Write one finished object folder crash-safely (module docstring): `files` (name -> bytes) and, when there are
+    images, img_choy2016/000.jpg ... + cameras.npz go into a hidden sibling folder, then the marker (the JSON of
+    `info` plus the timings, which get 'write' and 'total' = now - t0), then the folder is renamed to out_dir
+    (an unfinished earlier out_dir is replaced)."""
+    t4 = time.perf_counter()
+    out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{next(_tmp_counter)}"
     if tmp.exists():
@@ -257,25 +287,21 @@ def build_object(mesh_path, out_dir, *, n_points: int = 100_000, n_surface: int 
     tmp.mkdir()
     try:
         for name, data in files.items():
-            _write(tmp / name, data)
-        if n_views:
+            write_atomic(tmp / name, data)
+        if images:
             (tmp / IMG_DIR).mkdir()
             for i, data in enumerate(images):
-                _write(tmp / IMG_DIR / f"{i:03d}.jpg", data)
-            _write(tmp / IMG_DIR / "cameras.npz", _npz_bytes(**cameras))
+                write_atomic(tmp / IMG_DIR / f"{i:03d}.jpg", data)
+            write_atomic(tmp / IMG_DIR / "cameras.npz", npz_bytes(**cameras))
         timings["write"] = time.perf_counter() - t4
         timings["total"] = time.perf_counter() - t0
-        info = {"mesh": str(mesh_path), "seed": int(seed), "loc": loc64.tolist(), "scale": scale64,
-                "n_points": int(n_points), "n_surface": int(n_surface) if near is not None else 0,
-                "n_views": int(n_views), "timings": timings}
-        _write(tmp / MARKER, json.dumps(info, indent=1).encode())
+        write_atomic(tmp / MARKER, json.dumps(dict(info, timings=timings), indent=1).encode())
         if out_dir.exists():  # an unfinished earlier attempt (finished ones are skipped by the caller)
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return timings
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -360,24 +386,26 @@ def split_ids(ids, seed: int, val: float, test: float) -> dict[str, list[str]]:
             "train": sorted(chosen[n_test + n_val:])}
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+def init_worker(torch_threads: bool = True) -> None:
+    """Pool initializer: one thread per worker process (torch_threads: import torch and set its threads too)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def _build_one(job: tuple) -> tuple:
-    """Worker: (item, obj_dir, kwargs) -> (item, 'built', timings) | (item, 'failed', reason)."""
-    item, obj_dir, kwargs = job
+    """Worker: (key, label, fn, args, kwargs) -> (key, label, 'built', fn(*args, **kwargs) = timings) or
+    (key, label, 'failed', reason)."""
+    key, label, fn, args, kwargs = job
     try:
-        timings = build_object(item.path, obj_dir, **kwargs)
-        return item, "built", timings
-    except Exception as exc:  # noqa: BLE001 - any bad mesh is reported and skipped, never fatal
+        return key, label, "built", fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any bad object is reported and skipped, never fatal
         reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         if not isinstance(exc, (OSError, ValueError)):
             reason += " | " + traceback.format_exc(limit=3).replace("\n", " | ")
-        return item, "failed", reason
+        return key, label, "failed", reason
 
 
 @dataclass
@@ -394,26 +422,74 @@ class BuildSummary:
         return text
 
 
-def _log(out: Path, message: str) -> None:
+def log_line(out: Path, message: str) -> None:
+    """Append a time-stamped line to out/build_log.txt."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     with open(out / LOG_NAME, "a", encoding="utf-8") as log:
         log.write(f"{stamp} {message}\n")
 
 
-def _clean_stale(cat_dir: Path, model_id: str) -> None:
+def clean_stale(cat_dir: Path, model_id: str) -> None:
+    """Remove the hidden temporary folders an interrupted build of `model_id` left in cat_dir."""
     if cat_dir.is_dir():
         for stale in cat_dir.glob(f".{model_id}.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _write_metadata(out: Path, meta: dict, categories: list[str]) -> None:
+def write_metadata(out: Path, meta: dict, categories: list[str]) -> None:
     """metadata.yaml: `meta` (the file's earlier content) plus an entry for each new category."""
     import yaml
 
     meta = dict(meta)
     for cat in categories:
         meta.setdefault(cat, {"id": cat, "name": SHAPENET_NAMES.get(cat, cat)})
-    _write(out / "metadata.yaml", yaml.safe_dump(meta, sort_keys=True).encode())
+    write_atomic(out / "metadata.yaml", yaml.safe_dump(meta, sort_keys=True).encode())
+
+
+def run_jobs(out: Path, jobs: list[tuple], summary: BuildSummary, *, workers: int, progress: bool, desc: str,
+             torch_threads: bool = True) -> None:
+    """Run build jobs (key, label, fn, args, kwargs), fn(*args, **kwargs) -> timings dict, in `workers` spawned
+    processes (or here for one worker or one job), in any order. Built keys and summed timings go to `summary`;
+    a failure is counted there, logged to out/build_log.txt and reported on stderr as 'FAILED key (label): why'."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc=desc, unit="obj", disable=not progress or not jobs, file=sys.stderr)
+
+    def handle(result: tuple) -> None:
+        key, label, status, payload = result
+        if status == "built":
+            summary.built.append(key)
+            for k, v in payload.items():
+                summary.timings[k] = summary.timings.get(k, 0.0) + v
+        else:
+            summary.failed[key] = payload
+            message = f"FAILED {key} ({label}): {payload}"
+            log_line(out, message)
+            tqdm.write(f"{desc}: {message}", file=sys.stderr)
+        bar.update(1)
+
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                handle(_build_one(job))
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(min(workers, len(jobs)), initializer=init_worker, initargs=(torch_threads,)) as pool:
+                for result in pool.imap_unordered(_build_one, jobs):
+                    handle(result)
+    finally:
+        bar.close()
+
+
+def write_splits(out: Path, ids_by_category: dict[str, list[str]], seed: int, val: float, test: float) -> None:
+    """out/<category>/{train,val,test}.lst for each category's finished ids (`split_ids`, seeded by seed +
+    crc32(category))."""
+    for cat, ids in ids_by_category.items():
+        splits = split_ids(ids, seed + zlib.crc32(cat.encode()), val, test)
+        for name in SPLITS:
+            write_atomic(out / cat / f"{name}.lst", "".join(f"{i}\n" for i in splits[name]).encode())
 
 
 def build_dataset(meshes_dir, out_dir, *, category: str | None = None, n_views: int = 24, workers: int | None = None,
@@ -427,8 +503,6 @@ def build_dataset(meshes_dir, out_dir, *, category: str | None = None, n_views: 
     the discovered meshes. Raises ValueError before any work when out_dir holds a metadata.yaml that is not a YAML
     mapping (`read_metadata`).
     """
-    from tqdm import tqdm
-
     out = Path(out_dir)
     meta = read_metadata(out / "metadata.yaml")  # refuse a user's unreadable file before building anything
     out.mkdir(parents=True, exist_ok=True)
@@ -445,52 +519,20 @@ def build_dataset(meshes_dir, out_dir, *, category: str | None = None, n_views: 
         if is_complete(obj_dir):
             summary.finished.append(key)
             continue
-        _clean_stale(obj_dir.parent, item.model_id)
-        jobs.append((item, obj_dir, dict(kwargs, seed=object_seed(seed, item.category, item.model_id))))
-    _log(out, f"start: {len(items)} meshes from {meshes_dir}, {len(summary.finished)} already finished, "
-              f"{len(jobs)} to build, {workers} worker(s)")
-
-    bar = tqdm(total=len(jobs), desc="build_dataset", unit="obj", disable=not progress or not jobs, file=sys.stderr)
-
-    def handle(result: tuple) -> None:
-        item, status, payload = result
-        key = f"{item.category}/{item.model_id}"
-        if status == "built":
-            summary.built.append(key)
-            for k, v in payload.items():
-                summary.timings[k] = summary.timings.get(k, 0.0) + v
-        else:
-            summary.failed[key] = payload
-            message = f"FAILED {key} ({item.path}): {payload}"
-            _log(out, message)
-            tqdm.write(f"build_dataset: {message}", file=sys.stderr)
-        bar.update(1)
-
-    try:
-        if workers == 1 or len(jobs) <= 1:
-            for job in jobs:
-                handle(_build_one(job))
-        else:
-            import multiprocessing as mp
-
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
-                for result in pool.imap_unordered(_build_one, jobs):
-                    handle(result)
-    finally:
-        bar.close()
+        clean_stale(obj_dir.parent, item.model_id)
+        jobs.append((key, str(item.path), build_object, (item.path, obj_dir),
+                     dict(kwargs, seed=object_seed(seed, item.category, item.model_id))))
+    log_line(out, f"start: {len(items)} meshes from {meshes_dir}, {len(summary.finished)} already finished, "
+                  f"{len(jobs)} to build, {workers} worker(s)")
+    run_jobs(out, jobs, summary, workers=workers, progress=progress, desc="build_dataset")
 
     done = set(summary.built) | set(summary.finished)
     categories = sorted({item.category for item in items if f"{item.category}/{item.model_id}" in done})
-    for cat in categories:
-        ids = [item.model_id for item in items
-               if item.category == cat and f"{cat}/{item.model_id}" in done]
-        splits = split_ids(ids, seed + zlib.crc32(cat.encode()), val, test)
-        for name in SPLITS:
-            _write(out / cat / f"{name}.lst", "".join(f"{i}\n" for i in splits[name]).encode())
+    write_splits(out, {cat: [item.model_id for item in items if item.category == cat
+                             and f"{cat}/{item.model_id}" in done] for cat in categories}, seed, val, test)
     if categories:
-        _write_metadata(out, meta, categories)
-    _log(out, "summary: " + summary.line())
+        write_metadata(out, meta, categories)
+    log_line(out, "summary: " + summary.line())
     return summary
 
 

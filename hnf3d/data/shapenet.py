@@ -102,13 +102,17 @@ class ShapeNetDataset(Dataset):
     resizing (None = keep). view: None = a random view for split 'train', view 0 otherwise; an int fixes it.
     seed: base seed. points_file / pointcloud_file / img_folder: file names inside a model folder.
     skip_bad: drop models whose files are missing at construction (module docstring).
+    near_surface_fraction: that share of the n_query_points comes from surface_points_file (points near the
+    surface, the builder's points_surface.npz), the rest from points_file (uniform): sharper boundaries for
+    training. 0 (the default, and ONet's protocol) reads points_file only.
     """
 
     def __init__(self, root, split: str | None = "train", categories=None, input_type: str = "pointcloud",
                  n_input_points: int = 3000, input_noise: float = 0.005, n_query_points: int | None = 2048,
                  img_size: int | None = 224, view: int | None = None, seed: int = 0,
                  points_file: str = "points.npz", pointcloud_file: str = "pointcloud.npz",
-                 img_folder: str = "img_choy2016", skip_bad: bool = False):
+                 img_folder: str = "img_choy2016", skip_bad: bool = False, near_surface_fraction: float = 0.0,
+                 surface_points_file: str = "points_surface.npz"):
         if input_type == "image":
             input_type = "img"
         if input_type not in INPUT_TYPES:
@@ -119,6 +123,10 @@ class ShapeNetDataset(Dataset):
             raise ValueError(f"input_noise: expected >= 0, got {input_noise!r}")
         if n_query_points is not None and n_query_points < 1:
             raise ValueError(f"n_query_points: expected a positive integer or None, got {n_query_points!r}")
+        if not 0.0 <= near_surface_fraction <= 1.0:
+            raise ValueError(f"near_surface_fraction: expected a fraction in [0, 1], got {near_surface_fraction!r}")
+        if near_surface_fraction and n_query_points is None:
+            raise ValueError("near_surface_fraction: needs a number of query points (n_query_points), got None")
         if view is not None and view < 0:
             raise ValueError(f"view: expected a non-negative view index or None, got {view!r}")
         self.root = os.fspath(root)
@@ -134,6 +142,8 @@ class ShapeNetDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.points_file = points_file
+        self.near_surface_fraction = float(near_surface_fraction)
+        self.surface_points_file = surface_points_file
         self.pointcloud_file = pointcloud_file
         self.img_folder = img_folder
         self.skip_bad = bool(skip_bad)
@@ -205,6 +215,8 @@ class ShapeNetDataset(Dataset):
             files = [os.path.join(img_dir, "cameras.npz")]
             if self._fixed_view() is not None:
                 files.append(os.path.join(img_dir, "%03d.jpg" % self._fixed_view()))
+        if self.near_surface_fraction:
+            files.append(os.path.join(d, self.surface_points_file))
         return files
 
     def _drop_incomplete(self) -> None:
@@ -267,7 +279,14 @@ class ShapeNetDataset(Dataset):
 
         points_path = self._points_path(cat, model)
         if os.path.isfile(points_path):
-            pts, occ, loc, scale = self._load_points(points_path, rng_points)
+            n_near = 0 if not self.near_surface_fraction else round(self.n_query_points * self.near_surface_fraction)
+            count = None if self.n_query_points is None else self.n_query_points - n_near
+            pts, occ, loc, scale = self._load_points(points_path, rng_points, count)
+            if n_near:  # its own stream: the uniform points do not depend on the near-surface file
+                near_path = os.path.join(model_dir, self.surface_points_file)
+                near, near_occ, _, _ = self._load_points(near_path, item_rng(self.seed, self.epoch, idx, stream=2),
+                                                         n_near)
+                pts, occ = np.concatenate([pts, near]), np.concatenate([occ, near_occ])
             item["points"] = torch.from_numpy(pts)
             item["points.occ"] = torch.from_numpy(occ)
 
@@ -295,7 +314,7 @@ class ShapeNetDataset(Dataset):
         return item
 
     # ---------------------------------------------------------------- loaders
-    def _load_points(self, path: str, rng: np.random.Generator):
+    def _load_points(self, path: str, rng: np.random.Generator, count: int | None):
         data = load_npz(path, ("points", "occupancies", "loc", "scale"))
         pts = _points_array(path, "points", data["points"])
         n = pts.shape[0]
@@ -310,7 +329,7 @@ class ShapeNetDataset(Dataset):
             raise ValueError(f"{path}: 'occupancies' must be np.packbits of {n} labels, got {packed.dtype} "
                              f"shape {packed.shape}")
         loc, scale = _loc_scale(path, data)
-        sel = subsample_indices(rng, n, self.n_query_points)
+        sel = subsample_indices(rng, n, count)
         out = pts[sel].astype(np.float32)
         if pts.dtype == np.float16:
             out += (POINTS_JITTER * rng.standard_normal(out.shape)).astype(np.float32)

@@ -1,7 +1,9 @@
 """A model from its config, and a trained model from its checkpoint, for inference and training alike.
 
-`build_model(cfg)` -> `Model` (encoder, hypernetwork field, task network; theta_0 = TaskNetwork.theta_0 of
-cfg.training.seed). `load_trained_model(path)` reads a checkpoint of the trainer or of tools/export_model.py
+`build_model(cfg)` -> `Model` (encoder, hypernetwork field, task network; theta_0 = the task network's theta_0 of
+cfg.training.seed). Two families: global (TaskNetwork MLP, HyperNetField transformer, ResnetPointNet or
+ImageEncoder) and local (TriplaneTaskNetwork, LocalField U-Net, LocalPointNet; docs/design.md section 8), chosen
+by task_network.kind / field.kind / encoder.kind. `load_trained_model(path)` reads a checkpoint of the trainer or of tools/export_model.py
 (safetensors only, never unpickled), rebuilds its model from the config in its header and loads the weights.
 Inference (hnf3d.pipeline) uses this module without importing the training code; the trainer builds its model
 here too, so both agree on what a config means.
@@ -23,10 +25,13 @@ from ..config import Config, ConfigError, config_from_dict, config_to_dict
 from ..io.checkpoint import CheckpointError, load_checkpoint, state_mismatch
 from .encoders import ImageEncoder, ResnetPointNet
 from .field import HyperNetField
+from .local_encoder import LocalPointNet
+from .local_field import LocalField
 from .task_network import TaskNetwork
+from .triplane import TriplaneTaskNetwork
 
-__all__ = ["MAX_FIELD_TOKENS", "MAX_MODEL_PARAMETERS", "Model", "build_model", "check_model_config",
-           "load_trained_model"]
+__all__ = ["MAX_FIELD_TOKENS", "MAX_MODEL_PARAMETERS", "Model", "build_model", "build_task_network",
+           "check_model_config", "load_trained_model"]
 
 MAX_MODEL_PARAMETERS = 1_000_000_000
 """Most numbers (parameters and buffers of encoder, field and task network) a model built from a config may hold:
@@ -38,10 +43,35 @@ output head, so a tiny field.max_token_size over a wide task network is refused 
 
 # The config keys that size each part, for messages.
 _PART_KEYS = {
-    "encoder": "encoder.c_dim, encoder.hidden",
-    "field": "field.width, field.depth, task_network.hidden",
-    "task_net": "task_network.n_frequencies, task_network.hidden",
+    "encoder": "encoder.c_dim, encoder.hidden, encoder.plane_channels",
+    "field": "field.width, field.depth, task_network.hidden, task_network.resolution",
+    "task_net": "task_network.n_frequencies, task_network.hidden, task_network.resolution, task_network.channels",
 }
+
+# The local family's parts go together: a triplane task network needs the U-Net field and the local encoder
+_LOCAL = {"task_network.kind": "triplane", "field.kind": "unet", "encoder.kind": "local_pointnet"}
+
+
+def build_task_network(cfg: Config) -> nn.Module:
+    """The task network of cfg.task_network: TaskNetwork ('mlp') or TriplaneTaskNetwork ('triplane')."""
+    tn = cfg.task_network
+    if tn.kind == "triplane":
+        return TriplaneTaskNetwork(resolution=tn.resolution, channels=tn.channels, n_frequencies=tn.n_frequencies,
+                                   hidden=tn.hidden)
+    return TaskNetwork(n_frequencies=tn.n_frequencies, hidden=tn.hidden)
+
+
+def _check_family(cfg: Config, source: str) -> None:
+    """The local parts (_LOCAL) are used all together or not at all."""
+    kinds = {"task_network.kind": cfg.task_network.kind, "field.kind": cfg.field.kind,
+             "encoder.kind": cfg.encoder.kind}
+    local = {k for k, v in kinds.items() if _LOCAL[k] == v}
+    if local and cfg.data.input_type == "image":
+        raise ConfigError(f"{source}: the local model family takes point clouds; "
+                          f"'data.input_type' is 'image' but {sorted(local)} are set to the local kinds")
+    if local and len(local) != len(_LOCAL):
+        missing = ", ".join(f"'{k}': {_LOCAL[k]!r}" for k in _LOCAL if k not in local)
+        raise ConfigError(f"{source}: the local model family needs all of {_LOCAL}; set {missing} too")
 
 
 class Model(nn.Module):
@@ -68,19 +98,26 @@ def _construct(cfg: Config, source: str, shapes_only: bool = False) -> Model:
     ValueError of a constructor becomes a ConfigError naming `source` and the section."""
     section = "task_network"
     try:
-        task_net = TaskNetwork(n_frequencies=cfg.task_network.n_frequencies, hidden=cfg.task_network.hidden)
+        task_net = build_task_network(cfg)
         layout = task_net.param_layout()
         # drawing theta_0 concatenates tensors, which on the meta device imports torch._dynamo (seconds)
         theta_0 = torch.empty(layout.total) if shapes_only else task_net.theta_0(cfg.training.seed)
         section = "encoder"
-        if cfg.encoder.kind == "pointnet":
-            encoder: nn.Module = ResnetPointNet(c_dim=cfg.encoder.c_dim, hidden=cfg.encoder.hidden)
+        e, f = cfg.encoder, cfg.field
+        if e.kind == "local_pointnet":
+            encoder: nn.Module = LocalPointNet(resolution=cfg.task_network.resolution, out_channels=e.plane_channels,
+                                               c_dim=e.c_dim, hidden=e.hidden)
+        elif e.kind == "pointnet":
+            encoder = ResnetPointNet(c_dim=e.c_dim, hidden=e.hidden)
         else:
-            encoder = ImageEncoder(c_dim=cfg.encoder.c_dim, width=cfg.encoder.hidden, img_size=cfg.data.img_size)
+            encoder = ImageEncoder(c_dim=e.c_dim, width=e.hidden, img_size=cfg.data.img_size)
         section = "field"
-        f = cfg.field
-        field = HyperNetField(layout, theta_0, c_dim=cfg.encoder.c_dim, T=f.T, width=f.width, depth=f.depth,
-                              heads=f.heads, max_token_size=f.max_token_size)
+        if f.kind == "unet":
+            field: nn.Module = LocalField(layout, theta_0, in_channels=e.plane_channels, c_dim=e.c_dim, T=f.T,
+                                          width=f.width, levels=f.depth, cond_dim=f.cond_dim)
+        else:
+            field = HyperNetField(layout, theta_0, c_dim=e.c_dim, T=f.T, width=f.width, depth=f.depth,
+                                  heads=f.heads, max_token_size=f.max_token_size)
     except ValueError as exc:
         raise ConfigError(f"{source}: section '{section}' does not describe a valid model: {exc}") from None
     return Model(encoder, field, task_net)
@@ -89,9 +126,10 @@ def _construct(cfg: Config, source: str, shapes_only: bool = False) -> Model:
 def _shape_only_model(cfg: Config, source: str) -> Model:
     """`cfg`'s Model on the meta device (shapes, no memory), after the checks of `check_model_config`."""
     cfg = config_from_dict(config_to_dict(cfg), source)  # the schema's ranges, also for a Config built in Python
+    _check_family(cfg, source)
     tn, f = cfg.task_network, cfg.field
-    n_tokens = HyperNetField.count_tokens(TaskNetwork.parameter_numels(tn.n_frequencies, tn.hidden),
-                                          f.max_token_size)
+    n_tokens = 0 if f.kind == "unet" else HyperNetField.count_tokens(
+        TaskNetwork.parameter_numels(tn.n_frequencies, tn.hidden), f.max_token_size)
     if n_tokens > MAX_FIELD_TOKENS:
         raise ConfigError(
             f"{source}: the field would have {n_tokens} parameter tokens, more than {MAX_FIELD_TOKENS}: raise "

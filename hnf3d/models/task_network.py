@@ -180,6 +180,22 @@ class ParamLayout:
         return layout
 
 
+def seeded_parameters(build: Callable[[], nn.Module], seed: int) -> torch.Tensor:
+    """(P,) flat parameters of the network `build()` makes on the CPU under torch.manual_seed(seed): the seeded
+    theta_0 of either task network family. The CPU generator (Mersenne Twister) makes it the same on every
+    machine; the caller's RNG state is restored afterwards (torch.random.fork_rng)."""
+    if isinstance(seed, bool):
+        raise TypeError("seed: expected an int, got bool")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}") from None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = build()
+    return fresh.flat_parameters()
+
+
 def _layer_sizes(n_frequencies: int, hidden: Sequence[int]) -> list[int]:
     """Feature sizes from the encoded input through the hidden layers to the one logit."""
     return [3 + 6 * n_frequencies, *hidden, 1]
@@ -248,16 +264,7 @@ class TaskNetwork(nn.Module):
         generator (Mersenne Twister) makes the vector the same on every machine; the caller's RNG state is
         restored afterwards (torch.random.fork_rng).
         """
-        if isinstance(seed, bool):
-            raise TypeError("seed: expected an int, got bool")
-        try:
-            seed = operator.index(seed)
-        except TypeError:
-            raise TypeError(f"seed: expected an int, got {type(seed).__name__}") from None
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            fresh = TaskNetwork(**self.config())
-        return fresh.flat_parameters()
+        return seeded_parameters(lambda: TaskNetwork(**self.config()), seed)
 
     def forward(self, x: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         """Occupancy logits.

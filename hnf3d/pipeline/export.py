@@ -14,6 +14,8 @@ string: layout, activation, format version).
 
 The task network (hnf3d.models.TaskNetwork): x -> [x, sin(2^k pi x), cos(2^k pi x) for k < L] -> Linear ->
 activation -> ... -> Linear -> one logit; layer i's weight (out, in) and bias (out,) are consecutive entries.
+The local one (hnf3d.models.TriplaneTaskNetwork) has a leading 'planes' entry (3, C, R, R) and its MLP reads
+[sum of the planes' bilinear features at x, gamma(x)].
 """
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ import numpy as np
 from .._checks import check_array
 
 __all__ = ["OCCNET_FORMAT", "OccupancyNetwork", "task_network_logits"]
+
+# hnf3d.models.triplane's constants, repeated because this module imports numpy only (tests/test_export.py checks
+# that they agree): the half side of the box the planes span, and the axes (u, v) of the planes xy, xz, yz
+BOX = 0.55
+PLANE_AXES = ((0, 1), (0, 2), (1, 2))
 
 OCCNET_FORMAT = "hnf3d-occnet"
 OCCNET_FORMAT_VERSION = 1
@@ -48,15 +55,25 @@ ACTIVATIONS = {
 }
 
 
-def _layers(flat: np.ndarray, layout: dict) -> list[tuple[np.ndarray, np.ndarray]]:
-    """[(weight (out, in), bias (out,)), ...] views of `flat` following the layout dict's entries."""
+def _split(flat: np.ndarray, layout: dict) -> tuple:
+    """(planes (3, C, R, R) or None, [(weight (out, in), bias (out,)), ...]): views of `flat` following the layout
+    dict's entries (an optional leading 'planes' entry, then weight / bias pairs)."""
     entries = layout.get("entries") if isinstance(layout, dict) else None
-    if not entries or len(entries) % 2:
-        raise ValueError("layout: expected a dict with an even number of 'entries' (weight, bias pairs of a "
-                         "TaskNetwork: ParamLayout.to_dict())")
+    if not entries:
+        raise ValueError("layout: expected a dict with 'entries' (ParamLayout.to_dict() of a task network)")
     total = sum(int(e["numel"]) for e in entries)
     if flat.shape != (total,):
         raise ValueError(f"flat: expected shape ({total},) (the layout's total), got {flat.shape}")
+    planes = None
+    if entries[0]["name"] == "planes":
+        pe, entries = entries[0], entries[1:]
+        shape = tuple(pe["shape"])
+        if len(shape) != 4 or shape[0] != 3 or shape[2] != shape[3]:
+            raise ValueError(f"layout: 'planes' {shape} is not the (3, C, R, R) of a triplane task network")
+        planes = flat[int(pe["offset"]): int(pe["offset"]) + int(pe["numel"])].reshape(shape)
+    if not entries or len(entries) % 2:
+        raise ValueError("layout: expected an even number of 'entries' after the optional 'planes' (weight, bias "
+                         "pairs of Linear layers: ParamLayout.to_dict())")
     layers = []
     for we, be in zip(entries[0::2], entries[1::2]):
         ws, bs = tuple(we["shape"]), tuple(be["shape"])
@@ -65,7 +82,23 @@ def _layers(flat: np.ndarray, layout: dict) -> list[tuple[np.ndarray, np.ndarray
                              f"(out, in) weight and (out,) bias")
         w0, b0 = int(we["offset"]), int(be["offset"])
         layers.append((flat[w0: w0 + int(we["numel"])].reshape(ws), flat[b0: b0 + int(be["numel"])]))
-    return layers
+    return planes, layers
+
+
+def _plane_features(planes: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Sum over the 3 planes (xy, xz, yz) of the bilinear features at x's projections: (N, C). Nodes span
+    [-BOX, BOX] (align_corners), points beyond read the edge (border), as in hnf3d.models.triplane."""
+    R = planes.shape[-1]
+    p = np.clip((x / BOX + 1.0) * 0.5 * (R - 1), 0, R - 1)  # (N, 3) in node units
+    i0 = np.minimum(np.floor(p).astype(np.int64), R - 2)
+    f = (p - i0).astype(x.dtype)
+    out = np.zeros((x.shape[0], planes.shape[1]), dtype=x.dtype)
+    for k, (a, b) in enumerate(PLANE_AXES):
+        g = planes[k]  # (C, R, R): [c, v, u] with u along axis a, v along axis b
+        u, v, fu, fv = i0[:, a], i0[:, b], f[:, a:a + 1], f[:, b:b + 1]
+        out += ((1 - fu) * (1 - fv) * g[:, v, u].T + fu * (1 - fv) * g[:, v, u + 1].T
+                + (1 - fu) * fv * g[:, v + 1, u].T + fu * fv * g[:, v + 1, u + 1].T)
+    return out
 
 
 def task_network_logits(x, flat, layout: dict, activation: str = "relu", chunk: int = 65536) -> np.ndarray:
@@ -80,9 +113,10 @@ def task_network_logits(x, flat, layout: dict, activation: str = "relu", chunk: 
         raise ValueError(f"x: expected shape (N, 3), got {x.shape}")
     dtype = np.float32 if (x.dtype == np.float32 and flat.dtype == np.float32) else np.float64
     x, flat = x.astype(dtype, copy=False), flat.astype(dtype, copy=False)
-    layers = _layers(flat, layout)
-    n_in = layers[0][0].shape[1]
-    if (n_in - 3) % 6:
+    planes, layers = _split(flat, layout)
+    n_features = 0 if planes is None else planes.shape[1]
+    n_in = layers[0][0].shape[1] - n_features
+    if n_in < 3 or (n_in - 3) % 6:
         raise ValueError(f"layout: first layer input width {n_in} is not 3 + 6 L")
     L = (n_in - 3) // 6
     act = ACTIVATIONS[activation]
@@ -93,6 +127,8 @@ def task_network_logits(x, flat, layout: dict, activation: str = "relu", chunk: 
         xs = x[s: s + step]
         angles = (xs[:, None, :] * freqs[:, None]).reshape(len(xs), L, 3)  # per frequency: 3 sines, 3 cosines
         h = np.concatenate([xs, np.concatenate([np.sin(angles), np.cos(angles)], -1).reshape(len(xs), 6 * L)], -1)
+        if planes is not None:
+            h = np.concatenate([_plane_features(planes, xs), h], -1)
         for i, (w, b) in enumerate(layers):
             h = h @ w.T + b
             if i < len(layers) - 1:
@@ -165,5 +201,5 @@ class OccupancyNetwork:
         if meta.get("format") != OCCNET_FORMAT or meta.get("format_version") != OCCNET_FORMAT_VERSION:
             raise ValueError(f"{path}: not an {OCCNET_FORMAT} file of version {OCCNET_FORMAT_VERSION}")
         net = cls(weights, meta["layout"], meta["activation"], loc, scale, meta.get("threshold", 0.5))
-        _layers(np.asarray(weights), net.layout)  # checks the weights against the layout now, not at first use
+        _split(np.asarray(weights), net.layout)  # checks the weights against the layout now, not at first use
         return net

@@ -32,11 +32,18 @@ from .inputs import MAX_POINTS, MIN_POINTS, clean_points, image_tensor, spacing_
 __all__ = ["PRETRAINED", "Reconstructor", "pretrained_path"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-PRETRAINED = {"default": "pointcloud", "default-pointcloud": "pointcloud", "default-image": "image"}
-"""Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card)."""
+PRETRAINED = {"default": "pointcloud", "default-pointcloud": "pointcloud", "default-image": "image",
+              "global": "pointcloud", "global-pointcloud": "pointcloud", "global-image": "image",
+              "local": "local_pointcloud", "local-pointcloud": "local_pointcloud"}
+"""Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card). The
+local point-cloud model predicts far better in one pass, but refined with the CLI's default 300 steps it still
+trails the global model (benchmarks/results/real-local.json vs real-global.json), so `default` stays global until
+refinement uses the local prior."""
 
 REFINE_POINTS = 20_000  # scan points used for normals and pseudo-labels (more average out noise; 5000 measured worse)
 REFINE_LR = 1e-2  # Adam learning rate of the refinement
+#: where refinement starts: the field's prediction Phi(T, c), or theta_0 (the ablation that shows what the prior buys)
+REFINE_INITS = ("prediction", "theta0")
 BOUNDS_MARGIN = 0.02  # refinement labels: outside beyond the points' bounding box plus this (unit-box units)
 NORMAL_K = 30  # neighbours of the PCA normals of a scan without normals (as the Poisson baseline uses)
 
@@ -66,13 +73,14 @@ def _check_threshold(threshold: Optional[float]) -> Optional[float]:
     return check_float("threshold", threshold, min_value=0.0, max_value=1.0, open_interval=True)
 
 
-def _point_options(*, refine_steps, seed, normalize, max_points, refine_lr) -> dict:
+def _point_options(*, refine_steps, seed, normalize, max_points, refine_lr, refine_init="prediction") -> dict:
     """The point-cloud options of `reconstruct` / `predict_weights`, checked (each error names its argument)."""
     return {"refine_steps": check_int("refine_steps", refine_steps, min_value=0),
             "seed": check_int("seed", seed, min_value=0, max_value=2**63 - 1),
             "normalize": check_choice("normalize", normalize, ("bbox", "spacing")),
             "max_points": check_int("max_points", max_points, min_value=MIN_POINTS),
-            "refine_lr": check_float("refine_lr", refine_lr, min_value=0.0, max_value=1.0, open_interval=True)}
+            "refine_lr": check_float("refine_lr", refine_lr, min_value=0.0, max_value=1.0, open_interval=True),
+            "refine_init": check_choice("refine_init", refine_init, REFINE_INITS)}
 
 
 class _Timer:
@@ -185,20 +193,22 @@ class Reconstructor:
         return theta, losses
 
     def _theta_for_points(self, points, normals, *, refine_steps: int, seed: int, normalize: str, timer: _Timer,
-                          max_points: int, refine_lr: float = REFINE_LR):
+                          max_points: int, refine_lr: float = REFINE_LR, refine_init: str = "prediction"):
         cleaned, norm, unit, box = self._prepare(points, normals, seed=seed, normalize=normalize, timer=timer,
                                                  max_points=max_points)
         with timer.stage("encode"):
             theta = self._encode(unit, seed)
         losses = []
         if refine_steps:
+            if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation
+                theta = self.model.field.theta_0.to(theta)
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
                                          timer=timer, lr=refine_lr)
         return theta, cleaned, norm, box, losses
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,
                     threshold: Optional[float] = None, seed: int = 0, normalize: str = "bbox",
-                    max_points: int = MAX_POINTS, refine_lr: float = REFINE_LR):
+                    max_points: int = MAX_POINTS, refine_lr: float = REFINE_LR, refine_init: str = "prediction"):
         """Watertight mesh (trimesh.Trimesh) of the shape sampled by `points` (N, 3), in their frame and units.
 
         points: (N, 3) real numbers; cleaned first (hnf3d.pipeline.inputs.clean_points: NaN/Inf rows, duplicates
@@ -211,13 +221,15 @@ class Reconstructor:
         pseudo-labels' decision boundary). seed: integer >= 0 for every random choice. normalize:
         'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
         scenes and partial scans much larger than one object). max_points: subsample larger clouds to this many
-        (>= MIN_POINTS). Every argument is checked before any work; errors are ValueErrors naming it.
+        (>= MIN_POINTS). refine_init: 'prediction' (refine from Phi(T, c), the default) or 'theta0' (from the
+        untrained initialisation: the ablation of the prior). Every argument is checked before any work; errors are
+        ValueErrors naming it.
         `mesh.metadata["hnf3d"]` holds the timings, the cleaning messages and the normalisation."""
         timer = _Timer()
         res0, steps = _resolution_steps(resolution)
         threshold = _check_threshold(threshold)
         opts = _point_options(refine_steps=refine_steps, seed=seed, normalize=normalize, max_points=max_points,
-                              refine_lr=refine_lr)
+                              refine_lr=refine_lr, refine_init=refine_init)
         theta, cleaned, norm, box, losses = self._theta_for_points(points, normals, timer=timer, **opts)
         thr = self._threshold(threshold, refined=opts["refine_steps"] > 0)
         mesh = self._extract(theta, res0, steps, thr, box, timer)
@@ -232,7 +244,7 @@ class Reconstructor:
 
     def predict_weights(self, points=None, normals=None, *, image=None, refine_steps: int = 0, seed: int = 0,
                         normalize: str = "bbox", threshold: Optional[float] = None, max_points: int = MAX_POINTS,
-                        refine_lr: float = REFINE_LR):
+                        refine_lr: float = REFINE_LR, refine_init: str = "prediction"):
         """The per-shape occupancy network (hnf3d.pipeline.export.OccupancyNetwork: flat weights, layout,
         normalisation), evaluable in the input's world units with numpy alone. Give `points` (N, 3) (and
         optionally `normals`) or, for an image model, `image` (the network then lives in the unit box; no
@@ -242,7 +254,7 @@ class Reconstructor:
         timer = _Timer()
         threshold = _check_threshold(threshold)
         opts = _point_options(refine_steps=refine_steps, seed=seed, normalize=normalize, max_points=max_points,
-                              refine_lr=refine_lr)
+                              refine_lr=refine_lr, refine_init=refine_init)
         if image is not None:
             if points is not None or normals is not None:
                 raise ValueError("image: give points (and normals) or image, not both")

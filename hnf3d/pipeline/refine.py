@@ -65,15 +65,20 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
 
 
 def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: int, lr: float = 1e-3,
-                 batch: int = 8192, seed: int = 0) -> tuple[torch.Tensor, list[float]]:
-    """theta (P,) after `steps` Adam steps of BCE(task_net(queries; theta), labels) on random batches of `data`.
+                 batch: int = 8192, seed: int = 0, prior: float = 0.0) -> tuple[torch.Tensor, list[float]]:
+    """theta (P,) after `steps` Adam steps of BCE(task_net(queries; theta), labels) + prior * mean((theta -
+    theta_start)^2) on random batches of `data`.
 
-    task_net: a `hnf3d.models.TaskNetwork` (evaluated functionally with the given weights; its own parameters
-    are untouched). Returns (theta (P,) detached, on theta's device, the loss of each step)."""
+    task_net: a `hnf3d.models.TaskNetwork` or `TriplaneTaskNetwork` (evaluated functionally with the given
+    weights; its own parameters are untouched). prior >= 0: the pull towards the starting theta (the field's
+    prediction), which keeps the predicted shape where the pseudo-labels say little. Returns (theta (P,)
+    detached, on theta's device, the loss of each step)."""
     steps = check_int("steps", steps, min_value=0)
     lr = check_float("lr", lr, min_value=0.0, open_interval=True)
+    prior = check_float("prior", prior, min_value=0.0)
     device = theta.device
-    weights = theta.detach().clone().float().requires_grad_(True)
+    start = theta.detach().clone().float()
+    weights = start.clone().requires_grad_(True)
     optim = torch.optim.Adam([weights], lr=lr)
     q = data.queries.to(device)
     y = data.labels.to(device)
@@ -84,6 +89,8 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
             pick = torch.randint(0, len(q), (min(batch, len(q)),), generator=g).to(device)
             logits = task_net(q[pick][None], weights)[0]
             loss = F.binary_cross_entropy_with_logits(logits, y[pick])
+            if prior:
+                loss = loss + prior * (weights - start).pow(2).mean()
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

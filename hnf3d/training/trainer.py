@@ -45,8 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..config import Config, config_to_dict, save_config
-from ..models import TaskNetwork
-from ..models.build import Model, build_model
+from ..models.build import Model, build_model, build_task_network
 from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .checkpoint import pack_training_state, unpack_training_state
 from .objectives import objective_loss, sample_t
@@ -89,7 +88,8 @@ def build_datasets(cfg: Config):
         def make(split):
             return ShapeNetDataset(d.path, split=split, categories=d.categories, input_type=d.input_type,
                                    n_input_points=d.n_input_points, input_noise=d.input_noise,
-                                   n_query_points=d.n_query_points, img_size=d.img_size, seed=seed)
+                                   n_query_points=d.n_query_points, img_size=d.img_size, seed=seed,
+                                   near_surface_fraction=d.near_surface_fraction if split == d.train_split else 0.0)
     else:
         if d.input_type != "pointcloud":
             raise ValueError(f"data.input_type {d.input_type!r}: the mesh_folder dataset only gives point clouds; "
@@ -297,7 +297,7 @@ class Trainer:
         if theta_star.ndim != 2 or theta_star.shape[0] != len(fit["models"]):
             raise CheckpointError(path, f"'theta_star' has shape {tuple(theta_star.shape)} for "
                                         f"{len(fit['models'])} models")
-        task_net = TaskNetwork(n_frequencies=self.cfg.task_network.n_frequencies, hidden=self.cfg.task_network.hidden)
+        task_net = build_task_network(self.cfg)
         theta_0 = task_net.theta_0(self.cfg.training.seed)
         if theta_star.shape[1] != theta_0.numel():
             raise ValueError(f"{path}: weights have {theta_star.shape[1]} parameters, the configured task network "
@@ -394,6 +394,14 @@ class Trainer:
                 self.batch_in_epoch += 1
                 yield batch
 
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of update number `step` (0-based): training.lr, or its cosine decay to 0 at
+        training.max_steps. A function of the step alone, so a resumed run continues the same schedule."""
+        tc = self.cfg.training
+        if tc.lr_schedule == "cosine" and tc.max_steps > 0:
+            return tc.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, tc.max_steps) / tc.max_steps))
+        return tc.lr
+
     def train_step(self, batch: dict) -> tuple[float, dict]:
         """One update on `batch` (a collated training batch): draw t, evaluate the objective, backward, Adam step.
         Returns (loss, stats). Does not count the step (train() does) nor log, validate or save."""
@@ -408,6 +416,8 @@ class Trainer:
                                None if occ is None else occ.to(self.device), t, theta_star)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(self.step)
         self.optimizer.step()
         return float(loss.detach()), stats
 

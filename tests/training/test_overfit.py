@@ -2,7 +2,7 @@
 input, each objective trained for a fixed number of CPU steps; IoU of the task network at Phi(T, c).
 
 Seeded and deterministic. Each run takes more than a minute on 2 CPU cores (direct ~1.5-3 min, gradient
-matching ~2.5-3.5 min, depending on load), hence the `acceptance` marker: they run with `pytest --acceptance` (CI does).
+matching ~2-3.5 min per seed, three seeds, depending on load), hence the `acceptance` marker: they run with `pytest --acceptance` (CI does).
 """
 from __future__ import annotations
 
@@ -49,9 +49,19 @@ def test_direct_reaches_target(bench, data):
 @pytest.mark.acceptance
 def test_gradient_matching_reaches_target(bench, data):
     """Gradient matching A, plain SGD targets, eta 1, T 1000, t ~ floor(T sqrt(u)), normalised loss, field Adam
-    lr 3e-4, 2000 updates (docs/gradient_matching.md)."""
-    rec = bench.run(bench.CONFIGS[bench.CHOSEN["gm"]], data, teacher=False)
-    assert rec["iou"] >= bench.TARGETS["gm"], rec["iou_per_shape"]
+    lr 3e-4, 2000 updates (docs/gradient_matching.md), mean over three seeds of the field and of t, on one thread
+    (benchmarks/results/overfit_seeds.json: 0.858, 0.864, 0.819). One run moves by up to 0.14 IoU with
+    rounding-level changes (seed 0 gave 0.722 on two threads), so one seed cannot tell a regression from chaos."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the benchmark's JSON was measured: the float reduction order is part of the run
+    try:
+        runs = [bench.run(replace(bench.CONFIGS[bench.CHOSEN["gm"]], seed=seed), data, teacher=False)
+                for seed in (0, 1, 2)]
+    finally:
+        torch.set_num_threads(threads)
+    assert all(r["iou"] > r["iou_theta_0"] for r in runs)
+    mean = sum(r["iou"] for r in runs) / len(runs)
+    assert mean >= bench.TARGETS["gm"], [r["iou"] for r in runs]
 
 
 def test_short_runs_are_deterministic(bench, data):

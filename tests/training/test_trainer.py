@@ -171,3 +171,16 @@ def test_ddp_two_processes_equal_one(meshes, tmp_path):
     diff = max_diff(model_tensors(tmp_path / "single" / "last.safetensors"),
                     model_tensors(tmp_path / "ddp" / "last.safetensors"))
     assert diff <= 1e-5
+
+
+def test_learning_rate_schedules():
+    from types import SimpleNamespace
+
+    from hnf3d.config import config_from_dict
+    from hnf3d.training.trainer import Trainer
+
+    cfg = config_from_dict({"training": {"lr": 1e-3, "max_steps": 100, "lr_schedule": "cosine"}})
+    lr = [Trainer.learning_rate(SimpleNamespace(cfg=cfg), s) for s in (0, 50, 100, 150)]
+    assert lr[0] == pytest.approx(1e-3) and lr[1] == pytest.approx(5e-4) and lr[2] == lr[3] == pytest.approx(0.0)
+    constant = config_from_dict({"training": {"lr": 1e-3, "max_steps": 100}})
+    assert Trainer.learning_rate(SimpleNamespace(cfg=constant), 70) == 1e-3

@@ -20,7 +20,12 @@ parameter ranges in the docstring of its `<category>_parts` function:
 - furniture: chair, table, bench, sofa, lamp, cabinet;
 - vehicles: airplane, car, vessel;
 - devices: display, loudspeaker, rifle, telephone.
-This module holds the registry (`CATEGORIES`: name -> make function) and the seeding.
+
+Besides the meshes, five families of analytic solids (sdf.py: signed distance functions, exact inside test, for
+local geometry beyond furniture): `SDF_FAMILIES` blob, tube (organic.py), plate, mechanical, csg (mechanical.py),
+each `make_<family>(rng) -> SDFShape`; `make_sdf_shape(family, seed)` seeds them like make_shape. sdf_surface.py
+meshes them; hnf3d.data.build_sdf writes them in the ONet layout.
+This module holds the registries (`CATEGORIES`, `SDF_FAMILIES`: name -> make function) and the seeding.
 """
 from __future__ import annotations
 
@@ -34,12 +39,16 @@ from .._parts import assemble, transformed
 from ._common import Parts, _translate
 from .devices import display_parts, loudspeaker_parts, rifle_parts, telephone_parts
 from .furniture import bench_parts, cabinet_parts, chair_parts, lamp_parts, sofa_parts, table_parts
+from .mechanical import make_csg, make_mechanical, make_plate
+from .organic import make_blob, make_tube
+from .sdf import SDFShape
 from .vehicles import airplane_parts, car_parts, vessel_parts
 
 __all__ = [
     "CATEGORIES", "make_shape", "make_parts", "rng_for",
     "make_chair", "make_table", "make_bench", "make_sofa", "make_lamp", "make_cabinet", "make_airplane",
     "make_car", "make_display", "make_loudspeaker", "make_rifle", "make_telephone", "make_vessel",
+    "SDF_FAMILIES", "SDFShape", "make_sdf_shape",
 ]
 
 # The order is the order of CATEGORIES (tools/make_shapes.py writes the categories in it).
@@ -112,14 +121,26 @@ CATEGORIES: dict[str, Callable[[np.random.Generator], trimesh.Trimesh]] = {
 }
 
 
+#: The SDF families, in the order tools/make_shapes.py --onet writes them.
+SDF_FAMILIES: dict[str, Callable[[np.random.Generator], SDFShape]] = {
+    "blob": make_blob,
+    "tube": make_tube,
+    "plate": make_plate,
+    "mechanical": make_mechanical,
+    "csg": make_csg,
+}
+
+
 def _check_category(category: str) -> None:
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; known: {', '.join(CATEGORIES)}")
 
 
 def rng_for(category: str, seed: int) -> np.random.Generator:
-    """The generator behind make_shape(category, seed): seeded with (seed, crc32(category)), never hash()."""
-    _check_category(category)
+    """The generator behind make_shape(category, seed) and make_sdf_shape(family, seed): seeded with
+    (seed, crc32(name)), never hash()."""
+    if category not in SDF_FAMILIES:
+        _check_category(category)
     if int(seed) < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     return np.random.default_rng([int(seed), zlib.crc32(category.encode("utf-8"))])
@@ -127,11 +148,20 @@ def rng_for(category: str, seed: int) -> np.random.Generator:
 
 def make_parts(category: str, seed: int) -> list[trimesh.Trimesh]:
     """The closed parts of make_shape(category, seed), each watertight and outward-oriented, in build order."""
+    _check_category(category)
     rng = rng_for(category, seed)
     return _on_floor(_PARTS[category](rng))
 
 
 def make_shape(category: str, seed: int) -> trimesh.Trimesh:
     """Deterministic procedural shape: the same (category, seed) gives byte-identical vertices and faces."""
-    rng = rng_for(category, seed)  # validates the category and the seed first
+    _check_category(category)
+    rng = rng_for(category, seed)
     return CATEGORIES[category](rng)
+
+
+def make_sdf_shape(family: str, seed: int) -> SDFShape:
+    """Deterministic SDF shape: make_<family>(rng_for(family, seed)); the same (family, seed) gives the same SDF."""
+    if family not in SDF_FAMILIES:
+        raise ValueError(f"unknown SDF family {family!r}; known: {', '.join(SDF_FAMILIES)}")
+    return SDF_FAMILIES[family](rng_for(family, seed))
