@@ -213,6 +213,8 @@ class EvalConfig:
     threshold: float = _field(0.2, help="Occupancy probability of the extracted surface (ONet: 0.2).")
     resolution_0: int = _field(32, bounds=(2, 1024), help="Initial grid resolution of the hierarchical extraction.")
     upsampling_steps: int = _field(2, bounds=(0, 8), help="Grid refinements (32 * 2^2 = 128 effective resolution).")
+    refine_lr: float = _field(1e-2, help="Adam learning rate of test-time refinement (the Reconstructor's default "
+                              "for this model).")
 
 
 @dataclass

@@ -33,3 +33,14 @@ def test_names_map_to_the_files():
     assert PRETRAINED["default-image"] == PRETRAINED["global-image"] == "image"
     assert Reconstructor.load("local", device="cpu").config.task_network.kind == "triplane"
     assert Reconstructor.load("global", device="cpu").config.task_network.kind == "mlp"
+
+
+def test_refinement_uses_the_model_s_own_learning_rate():
+    import numpy as np
+
+    rec = Reconstructor.load("local", device="cpu")
+    assert rec.config.eval.refine_lr == 3e-3 and rec.config.eval.threshold == 0.5
+    pts = np.random.default_rng(0).normal(size=(500, 3))
+    own = rec.predict_weights(pts, refine_steps=2).weights
+    assert np.array_equal(own, rec.predict_weights(pts, refine_steps=2, refine_lr=3e-3).weights)
+    assert not np.array_equal(own, rec.predict_weights(pts, refine_steps=2, refine_lr=1e-2).weights)

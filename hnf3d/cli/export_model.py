@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None,
                    help="occupancy probability of the extracted surface, stored as the shipped model's "
                         "eval.threshold (default: the training config's)")
+    p.add_argument("--refine-lr", type=float, default=None,
+                   help="learning rate of test-time refinement, stored as the shipped model's eval.refine_lr "
+                        "(default: the training config's)")
     return p
 
 
@@ -157,6 +160,8 @@ def _check(args) -> tuple[Path, Path]:
 
     if args.threshold is not None:
         check_float("--threshold", args.threshold, min_value=0.0, max_value=1.0, open_interval=True)
+    if args.refine_lr is not None:
+        check_float("--refine-lr", args.refine_lr, min_value=0.0, max_value=1.0, open_interval=True)
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -190,12 +195,14 @@ def main(argv=None) -> int:
 
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
-    if args.threshold is not None:
+    if args.threshold is not None or args.refine_lr is not None:
         from ..config import config_from_dict, config_to_dict
 
         data = config_to_dict(rec.config)
-        data["eval"]["threshold"] = args.threshold
-        rec.config = config_from_dict(data, source="--threshold")
+        for key, value in (("threshold", args.threshold), ("refine_lr", args.refine_lr)):
+            if value is not None:
+                data["eval"][key] = value
+        rec.config = config_from_dict(data, source="--threshold / --refine-lr")
         meta["extra"]["config"] = config_to_dict(rec.config)  # the shipped file's embedded config = its YAML
     metrics = evaluate_model(rec, args.data, split=rec.config.data.test_split, resolution=args.resolution,
                              limit=args.limit, progress=True)

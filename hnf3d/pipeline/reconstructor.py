@@ -79,7 +79,8 @@ def _point_options(*, refine_steps, seed, normalize, max_points, refine_lr, refi
             "seed": check_int("seed", seed, min_value=0, max_value=2**63 - 1),
             "normalize": check_choice("normalize", normalize, ("bbox", "spacing")),
             "max_points": check_int("max_points", max_points, min_value=MIN_POINTS),
-            "refine_lr": check_float("refine_lr", refine_lr, min_value=0.0, max_value=1.0, open_interval=True),
+            "refine_lr": None if refine_lr is None else check_float("refine_lr", refine_lr, min_value=0.0,
+                                                                     max_value=1.0, open_interval=True),
             "refine_init": check_choice("refine_init", refine_init, REFINE_INITS)}
 
 
@@ -193,7 +194,7 @@ class Reconstructor:
         return theta, losses
 
     def _theta_for_points(self, points, normals, *, refine_steps: int, seed: int, normalize: str, timer: _Timer,
-                          max_points: int, refine_lr: float = REFINE_LR, refine_init: str = "prediction"):
+                          max_points: int, refine_lr: Optional[float] = None, refine_init: str = "prediction"):
         cleaned, norm, unit, box = self._prepare(points, normals, seed=seed, normalize=normalize, timer=timer,
                                                  max_points=max_points)
         with timer.stage("encode"):
@@ -202,13 +203,14 @@ class Reconstructor:
         if refine_steps:
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation
                 theta = self.model.field.theta_0.to(theta)
+            lr = self.config.eval.refine_lr if refine_lr is None else refine_lr  # the model's own by default
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
-                                         timer=timer, lr=refine_lr)
+                                         timer=timer, lr=lr)
         return theta, cleaned, norm, box, losses
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,
                     threshold: Optional[float] = None, seed: int = 0, normalize: str = "bbox",
-                    max_points: int = MAX_POINTS, refine_lr: float = REFINE_LR, refine_init: str = "prediction"):
+                    max_points: int = MAX_POINTS, refine_lr: Optional[float] = None, refine_init: str = "prediction"):
         """Watertight mesh (trimesh.Trimesh) of the shape sampled by `points` (N, 3), in their frame and units.
 
         points: (N, 3) real numbers; cleaned first (hnf3d.pipeline.inputs.clean_points: NaN/Inf rows, duplicates
@@ -216,7 +218,8 @@ class Reconstructor:
         normals: optional (N, 3) normals (refinement uses their directions instead of estimated ones, and orients
         them consistently).
         resolution: cells per side of the final extraction grid, 32 * 2^k. refine_steps: test-time refinement
-        steps (0: the field's prediction as is), Adam with learning rate refine_lr in (0, 1). threshold: occupancy
+        steps (0: the field's prediction as is), Adam with learning rate refine_lr in (0, 1) (default: the model's
+        eval.refine_lr, REFINE_LR unless its config says otherwise). threshold: occupancy
         probability of the surface in (0, 1); default: the model's eval threshold, or 0.5 after refinement (the
         pseudo-labels' decision boundary). seed: integer >= 0 for every random choice. normalize:
         'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
@@ -244,7 +247,7 @@ class Reconstructor:
 
     def predict_weights(self, points=None, normals=None, *, image=None, refine_steps: int = 0, seed: int = 0,
                         normalize: str = "bbox", threshold: Optional[float] = None, max_points: int = MAX_POINTS,
-                        refine_lr: float = REFINE_LR, refine_init: str = "prediction"):
+                        refine_lr: Optional[float] = None, refine_init: str = "prediction"):
         """The per-shape occupancy network (hnf3d.pipeline.export.OccupancyNetwork: flat weights, layout,
         normalisation), evaluable in the input's world units with numpy alone. Give `points` (N, 3) (and
         optionally `normals`) or, for an image model, `image` (the network then lives in the unit box; no
