@@ -16,6 +16,10 @@ neighbours and oriented by Open3D's consistent tangent planes, no density trimmi
 ONet protocol): Chamfer-L1 (unscaled), normal consistency, F@1% (and F@1.5%, F@2%); IoU is not used: several
 ground-truth meshes are not watertight.
 
+ShapeNet (shapenet_onet/, two objects in ONet's frame): 3000 points of pointcloud.npz (seed 0) + noise 0.005 for the
+point-cloud model (one pass, refined) and Poisson; every img_choy2016 view for the image model (--image-checkpoint);
+ground truth pointcloud.npz's points and normals, as the protocol scores ShapeNet.
+
 Speed: 3k, 100k and 1M points (sampled on the bunny, noise 0.005 of its size, in millimetres) at 128^3 and 256^3:
 seconds per stage (hnf3d's own timings) and in total, and the peak resident memory over the process's level
 before the case (a thread samples /proc/self/statm every 2 ms: torch's allocations are invisible to tracemalloc).
@@ -165,6 +169,52 @@ def run_quality(rec, cases, refine: int, ablation: int = 0) -> list[dict]:
     return rows
 
 
+def shapenet_cases() -> tuple[list[dict], list[str]]:
+    """The real ShapeNet objects of shapenet_onet/ in ONet's canonical frame: [{name, input (3000, 3) points of
+    pointcloud.npz (seed 0) + noise 0.005, views (the img_choy2016 renders), gt_points, gt_normals}]."""
+    root = REAL / "shapenet_onet"
+    objects = sorted(p.parent for p in root.glob("*/*/pointcloud.npz")) if root.is_dir() else []
+    if not objects:
+        return [], [f"shapenet: {root} has no <synset>/<id>/pointcloud.npz"]
+    cases = []
+    for obj in objects:
+        with np.load(obj / "pointcloud.npz", allow_pickle=False) as d:
+            gp, gn = d["points"].astype(np.float64), d["normals"].astype(np.float64)
+        rng = np.random.default_rng(0)
+        noisy = gp[rng.choice(len(gp), 3000, replace=False)] + rng.normal(0.0, 0.005, (3000, 3))
+        cases.append({"name": f"{obj.parent.name}/{obj.name}", "input": noisy, "gt_points": gp, "gt_normals": gn,
+                      "views": sorted((obj / "img_choy2016").glob("*.jpg"))})
+    return cases, []
+
+
+def run_shapenet(rec, image_rec, cases, refine: int) -> list[dict]:
+    """Per ShapeNet object: F@1% (and the other METRICS) of the point-cloud model in one pass and refined, of
+    Poisson, and of the image model on every view (mean and min over the views: the canonical frame is ONet's, so
+    a prediction turned the wrong way scores low)."""
+    from hnf3d.eval.metrics import mesh_metrics
+
+    def score(mesh, case):
+        m = mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)
+        return {k: float(m[k]) for k in METRICS}
+
+    rows = []
+    for case in cases:
+        row = {"name": case["name"], "hnf3d": score(rec.reconstruct(case["input"]), case),
+               f"hnf3d_refine{refine}": score(rec.reconstruct(case["input"], refine_steps=refine), case),
+               "poisson": score(poisson(case["input"])[0], case)}
+        if image_rec is not None and case["views"]:
+            views = [score(image_rec.reconstruct_image(v), case) for v in case["views"]]
+            f1 = [v["fscore@0.01"] for v in views]
+            row["image"] = {"views": len(views), "fscore@0.01_mean": float(np.mean(f1)),
+                            "fscore@0.01_min": float(np.min(f1)), "fscore@0.01_per_view": f1}
+        print(f"  {case['name']}: F@1% hnf3d {row['hnf3d']['fscore@0.01']:.3f}, refined "
+              f"{row[f'hnf3d_refine{refine}']['fscore@0.01']:.3f}, Poisson {row['poisson']['fscore@0.01']:.3f}"
+              + (f", image mean over {row['image']['views']} views {row['image']['fscore@0.01_mean']:.3f}"
+                 if "image" in row else ""), flush=True)
+        rows.append(row)
+    return rows
+
+
 def run_speed(rec, sizes, resolutions) -> list[dict]:
     from hnf3d.io import load_mesh
     from hnf3d.ops import sample_surface
@@ -251,6 +301,8 @@ def main(argv=None) -> int:
                     help="refinement steps of the prior ablation rows, from the prediction and from theta_0 "
                          "(0: skip them)")
     ap.add_argument("--checkpoint", default="default")
+    ap.add_argument("--image-checkpoint", default="default-image",
+                    help="image model of the ShapeNet rows ('' to skip them)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -265,6 +317,11 @@ def main(argv=None) -> int:
     cases, skipped = quality_cases(args.quick)
     print(f"quality: {len(cases)} cases", flush=True)
     quality = run_quality(rec, cases, args.refine, args.ablation)
+    sn_cases, sn_skipped = ([], ["shapenet: --quick"]) if args.quick else shapenet_cases()
+    skipped += sn_skipped
+    print(f"shapenet: {len(sn_cases)} objects", flush=True)
+    image_rec = Reconstructor.load(args.image_checkpoint, device=args.device) if args.image_checkpoint else None
+    shapenet = run_shapenet(rec, image_rec, sn_cases, args.refine)
     print("extraction:", flush=True)
     extraction = run_extraction([128] if args.quick else [128, 256])
     print("speed:", flush=True)
@@ -275,8 +332,15 @@ def main(argv=None) -> int:
     fast = next((r for r in speed if r["points"] == 3000 and r["resolution"] == 128), None)
     mean = {m: float(np.mean([r[m]["fscore@0.01"] for r in quality])) if quality else None
             for m in (quality[0] if quality else {}) if isinstance(quality[0].get(m), dict)}
+    meshes = [r for r in quality if r["kind"].startswith("mesh")]
     summary = {
         "mean_f1": mean,
+        "mean_f1_meshes": {m: float(np.mean([r[m]["fscore@0.01"] for r in meshes])) for m in mean} if meshes else {},
+        "min_f1_meshes": {m: float(np.min([r[m]["fscore@0.01"] for r in meshes])) for m in mean} if meshes else {},
+        "shapenet_f1": {r["name"]: {"hnf3d": r["hnf3d"]["fscore@0.01"], "refined": r[refined]["fscore@0.01"],
+                                    "poisson": r["poisson"]["fscore@0.01"],
+                                    "image_mean": r["image"]["fscore@0.01_mean"] if "image" in r else None}
+                        for r in shapenet},
         "refined_beats_poisson_f1": f"{wins} of {len(quality)}",
         "refined_beats_poisson_on_half": bool(quality) and wins * 2 >= len(quality),
         "seconds_3k_128": fast and fast["hnf3d"]["seconds"],
@@ -285,7 +349,8 @@ def main(argv=None) -> int:
     }
     record = {"benchmark": "reconstruct", "quick": args.quick, "checkpoint": rec.source, "model": rec.info,
               "refine_steps": args.refine, "ablation_steps": args.ablation, "environment": environment(args.device, ("torch", "open3d", "numpy")),
-              "skipped": skipped, "summary": summary, "quality": quality, "speed": speed,
+              "image_checkpoint": image_rec.source if image_rec is not None else None,
+              "skipped": skipped, "summary": summary, "quality": quality, "shapenet": shapenet, "speed": speed,
               "extraction": extraction}
     out = args.out or ROOT / "benchmarks" / "results" / ("real-quick.json" if args.quick else "real.json")
     write_json_atomic(out, record)

@@ -215,6 +215,12 @@ class EvalConfig:
     upsampling_steps: int = _field(2, bounds=(0, 8), help="Grid refinements (32 * 2^2 = 128 effective resolution).")
     refine_lr: float = _field(1e-2, help="Adam learning rate of test-time refinement (the Reconstructor's default "
                               "for this model).")
+    refine_orient: Literal["tree", "field"] = _field(
+        "tree", help="How refinement orients the scan's normals: 'tree' (spanning-tree propagation, Hoppe 1992) or "
+        "'field' (by the predicted occupancy's gradient, smoothed over the neighbour graph: the prior decides "
+        "inside and outside where a thin part defeats the tree).")
+    refine_prior: float = _field(0.0, help="Weight of the pull towards the predicted weights "
+                                 "during refinement (mean squared difference; 0: none).")
 
 
 @dataclass

@@ -75,8 +75,8 @@ def test_model_end_to_end_and_cache(dataset, tmp_path, capsys):
     doc = results(out)
     assert doc["method"] == "hnf3d" and doc["settings"]["resolution"] == 32 and doc["settings"]["seed"] == 0
     assert json.loads(copy.read_text()) == doc  # --json: the same document
-    assert doc["model"] == {"objective": "direct", "variant": None, "input": "pointcloud", "step": 3500,
-                            "config": "default_pc"}
+    assert doc["model"] == {"objective": "direct", "variant": None, "input": "pointcloud", "step": 7000,
+                            "config": "local_pc"}
     rows = doc["objects"]
     assert sorted((r["category"], r["model"]) for r in rows) == [(c, m) for c in CATS for m in ("m0", "m1")]
     for key in ("iou", "chamfer_l1", "normal_consistency", "fscore@0.01"):
@@ -124,7 +124,7 @@ def test_config_evaluates_its_trained_run(dataset, tmp_path, capsys):
     args = ["--data", root, "--resolution", 32, "--categories", CATS[0], "--quiet"]
     code, _, err = run(capsys, "--config", cfg, *args, "--out", tmp_path / "a")
     assert code == 0, err
-    code, _, err = run(capsys, "--checkpoint", "default", *args, "--out", tmp_path / "b")
+    code, _, err = run(capsys, "--checkpoint", "global", *args, "--out", tmp_path / "b")
     assert code == 0, err
     a, b = results(tmp_path / "a"), results(tmp_path / "b")
     assert a["checkpoint"] == str(run_dir / "best.safetensors")

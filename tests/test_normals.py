@@ -1,9 +1,10 @@
-"""hnf3d.pipeline.normals: PCA normals and their consistent orientation (minimum spanning tree propagation)."""
+"""hnf3d.pipeline.normals: PCA normals and their consistent orientation (minimum spanning tree propagation, or
+the votes of an occupancy field smoothed over the neighbour graph)."""
 import numpy as np
 import pytest
 import trimesh
 
-from hnf3d.pipeline.normals import estimate_normals, orient_normals
+from hnf3d.pipeline.normals import estimate_normals, orient_normals, orient_normals_by_field
 
 
 def _surface(mesh, n, noise=0.0, seed=0):
@@ -46,6 +47,33 @@ def test_outward_reference_chooses_the_sign_of_each_part():
     assert np.mean((n_out * (p - centres)).sum(1) > 0) > 0.99
 
 
+def _thin_plate(seed=0):
+    """Points of a 0.8 x 0.8 x 0.012 box (walls 0.012 apart, noise 0.002), their true normals and an outward field."""
+    plate = trimesh.creation.box((0.8, 0.8, 0.012))
+    p, true_n = _surface(plate, 4000, noise=0.002, seed=seed)
+    outward = np.c_[np.zeros((len(p), 2)), np.sign(p[:, 2:]) + (p[:, 2:] == 0)]  # +z above the mid-plane
+    return p, true_n, outward
+
+
+def test_field_orientation_follows_the_field_across_a_thin_plate():
+    p, true_n, outward = _thin_plate()
+    n = orient_normals_by_field(p, estimate_normals(p, k=12), outward)
+    assert n.shape == p.shape and n.dtype == np.float32
+    big = np.abs(true_n[:, 2]) > 0.5  # the two large walls (the rims' few points are decided by neighbours)
+    assert np.mean((n * true_n).sum(1)[big] > 0) > 0.97
+
+
+def test_field_orientation_smooths_a_wrong_minority_of_votes():
+    p, true_n = _surface(trimesh.creation.icosphere(4, 0.4), 3000, noise=0.002)
+    wrong = np.random.default_rng(123).random(len(p)) < 0.2  # a fifth of the field's votes point inwards
+    outward = np.where(wrong[:, None], -p, p)
+    n0 = estimate_normals(p)
+    alone = np.where(((n0 * outward).sum(1) < 0)[:, None], -n0, n0)
+    assert np.mean((alone * true_n).sum(1) > 0) < 0.85  # the votes alone keep their errors
+    n = orient_normals_by_field(p, n0, outward)
+    assert np.mean((n * true_n).sum(1) > 0) > 0.98  # the neighbours outvote them (0.989)
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="points: expected shape"):
         estimate_normals(np.zeros((10, 2)))
@@ -53,6 +81,8 @@ def test_bad_inputs():
         estimate_normals(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="normals: expected shape"):
         orient_normals(np.random.rand(10, 3), np.ones((9, 3)))
+    with pytest.raises(ValueError, match="outward: expected shape"):
+        orient_normals_by_field(np.random.rand(10, 3), np.ones((10, 3)), np.ones((10, 2)))
 
 
 def test_real_meshes_orient_across_creases_and_thin_parts(real_data):

@@ -28,8 +28,9 @@ def test_shipped_model_is_small_and_self_described(name):
 
 
 def test_names_map_to_the_files():
-    assert PRETRAINED["default"] == PRETRAINED["default-pointcloud"] == PRETRAINED["global"] == "pointcloud"
-    assert PRETRAINED["local"] == PRETRAINED["local-pointcloud"] == "local_pointcloud"
+    assert PRETRAINED["global"] == PRETRAINED["global-pointcloud"] == "pointcloud"
+    assert PRETRAINED["default"] == PRETRAINED["default-pointcloud"] == PRETRAINED["local"] \
+        == PRETRAINED["local-pointcloud"] == "local_pointcloud"
     assert PRETRAINED["default-image"] == PRETRAINED["global-image"] == "image"
     assert Reconstructor.load("local", device="cpu").config.task_network.kind == "triplane"
     assert Reconstructor.load("global", device="cpu").config.task_network.kind == "mlp"

@@ -5,7 +5,7 @@ import torch
 import trimesh
 
 from hnf3d.models import TaskNetwork
-from hnf3d.pipeline.refine import pseudo_labels, refine_theta
+from hnf3d.pipeline.refine import outward_directions, pseudo_labels, refine_theta
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,23 @@ def test_refinement_fits_the_shape_and_is_deterministic(sphere_cloud):
     assert torch.equal(unchanged, theta0) and none == []
     with pytest.raises(ValueError, match="steps"):
         refine_theta(net, theta0, data, steps=-1)
+
+
+def test_outward_directions_and_the_prior_pull(sphere_cloud):
+    torch.manual_seed(0)
+    p, n = sphere_cloud
+    data = pseudo_labels(p, n, n_uniform=8000, n_near=8000, seed=0)
+    net = TaskNetwork(n_frequencies=4, hidden=[64, 64, 64])
+    theta, _ = refine_theta(net, net.theta_0(0), data, steps=150, batch=4096, seed=1)
+    # the fitted sphere's occupancy falls outwards: -grad points along the radius at its surface points
+    out = outward_directions(net, theta, p.numpy(), chunk=700)  # chunks give the same result as one pass
+    assert out.shape == (len(p), 3)
+    assert np.allclose(out, outward_directions(net, theta, p.numpy()), atol=1e-5)
+    cos = (out * p.numpy()).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(p.numpy(), axis=1)
+    assert np.mean(cos > 0.7) > 0.95, np.mean(cos > 0.7)
+    # the pull towards the start: a strong prior keeps theta near it, none lets it move
+    free, _ = refine_theta(net, theta, data, steps=30, lr=1e-2, batch=2048, seed=2)
+    held, _ = refine_theta(net, theta, data, steps=30, lr=1e-2, batch=2048, seed=2, prior=1e6)
+    assert (held - theta).abs().mean() < 0.5 * (free - theta).abs().mean()
+    with pytest.raises(ValueError, match="prior"):
+        refine_theta(net, theta, data, steps=1, prior=-1.0)

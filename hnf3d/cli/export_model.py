@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-lr", type=float, default=None,
                    help="learning rate of test-time refinement, stored as the shipped model's eval.refine_lr "
                         "(default: the training config's)")
+    p.add_argument("--refine-orient", choices=("tree", "field"), default=None,
+                   help="how refinement orients a scan's normals, stored as eval.refine_orient (default: the "
+                        "training config's)")
+    p.add_argument("--refine-prior", type=float, default=None,
+                   help="weight of refinement's pull towards the prediction, stored as eval.refine_prior "
+                        "(default: the training config's)")
     return p
 
 
@@ -120,6 +126,10 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`).",
         f"- **Compute**: {extra.get('seconds', float('nan')) / 60:.0f} min of training on a 2-core CPU "
         f"({platform.processor() or platform.machine()}, torch CPU build), no GPU.",
+        f"- **Evaluation settings** (its `eval` config): surface at occupancy {cfg.eval.threshold}; test-time "
+        f"refinement with Adam lr {cfg.eval.refine_lr}, normals oriented by "
+        f"{'the prediction (field)' if cfg.eval.refine_orient == 'field' else 'a spanning tree'}, pull towards "
+        f"the prediction {cfg.eval.refine_prior:g}.",
         "",
         "## Metrics on the synthetic test split",
         "",
@@ -141,7 +151,8 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         "",
         "## Intended use and limits",
         "",
-        "- A small model, trained in under an hour on a 2-core CPU so that it can ship in the repository "
+        f"- A small model, trained in {extra.get('seconds', float('nan')) / 60:.0f} min on a 2-core CPU so that it "
+        "can ship in the repository "
         "(< 25 MB): it knows the procedural categories, not real-world shape detail. "
         + ("Expect a coarse shape for an object unlike them; for a scan, the point-cloud model with test-time "
            "refinement (`--refine 300`) follows the points themselves."
@@ -162,6 +173,8 @@ def _check(args) -> tuple[Path, Path]:
         check_float("--threshold", args.threshold, min_value=0.0, max_value=1.0, open_interval=True)
     if args.refine_lr is not None:
         check_float("--refine-lr", args.refine_lr, min_value=0.0, max_value=1.0, open_interval=True)
+    if args.refine_prior is not None:
+        check_float("--refine-prior", args.refine_prior, min_value=0.0)
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -195,14 +208,16 @@ def main(argv=None) -> int:
 
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
-    if args.threshold is not None or args.refine_lr is not None:
+    chosen = {"threshold": args.threshold, "refine_lr": args.refine_lr, "refine_orient": args.refine_orient,
+              "refine_prior": args.refine_prior}
+    if any(v is not None for v in chosen.values()):
         from ..config import config_from_dict, config_to_dict
 
         data = config_to_dict(rec.config)
-        for key, value in (("threshold", args.threshold), ("refine_lr", args.refine_lr)):
+        for key, value in chosen.items():
             if value is not None:
                 data["eval"][key] = value
-        rec.config = config_from_dict(data, source="--threshold / --refine-lr")
+        rec.config = config_from_dict(data, source="--threshold / --refine-*")
         meta["extra"]["config"] = config_to_dict(rec.config)  # the shipped file's embedded config = its YAML
     metrics = evaluate_model(rec, args.data, split=rec.config.data.test_split, resolution=args.resolution,
                              limit=args.limit, progress=True)

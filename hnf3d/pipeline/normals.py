@@ -7,6 +7,10 @@ the point cloud's winding number. Orientation follows Hoppe et al. (1992), as Op
 planes agree), and propagate signs along it. Each connected part of the graph gets its own global sign: from
 `outward` when given (e.g. the negative gradient of a trusted occupancy field), else by a vote of the part's
 convex-hull points, whose outward normals point away from the part's centroid.
+
+Where a trusted occupancy field exists (a model's prediction, before refinement), `orient_normals_by_field` lets it
+vote per point instead, smoothed over the same neighbour graph: thin parts, whose two walls lie within the noise of
+each other, defeat the tree's propagation but not the field's gradient.
 """
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["estimate_normals", "orient_normals"]
+__all__ = ["estimate_normals", "orient_normals", "orient_normals_by_field"]
 
+ACROSS_SCALE = 0.25  # field orientation: neighbours whose edge runs across the normals by more than this barely vote
 ACROSS_WEIGHT = 1.0  # measured on the real meshes of ../shared/data/real: 0.5 to 2 all orient 99.5% right
 
 
@@ -117,3 +122,46 @@ def orient_normals(points, normals, k: int = 10,
         if vote < 0:
             n[members] = -n[members]
     return n.astype(np.float32)
+
+
+def orient_normals_by_field(points, normals, outward, k: int = 10, trust: float = 0.2,
+                            iterations: int = 20) -> np.ndarray:
+    """Normals (N, 3) flipped to point the way `outward` (N, 3) says, smoothed over the neighbour graph.
+
+    outward: directions out of the shape at each point, e.g. the negative gradient of a predicted occupancy (the
+    hypernetwork field's prior). Per point, a = n . outward / |outward| in [-1, 1] is the prior's vote (its size
+    is its confidence: a normal across the predicted surface votes strongly, one along it barely). The votes are
+    smoothed `iterations` times over the k-nearest-neighbour graph, s <- trust * a + (1 - trust) * weighted mean
+    over neighbours j of s_j sign(n_i . n_j), weighted by |n_i . n_j| exp(-(a_ij / ACROSS_SCALE)^2), where a_ij
+    is how much the edge runs along the normals (as in `orient_normals`): a neighbour on the other wall of a thin
+    part does not vote. n_i is flipped where s_i < 0.
+
+    Unlike the spanning-tree propagation, one wrong flip cannot carry across a thin part (two walls a noise width
+    apart), which is where the tree fails: on chair and table shapes it orients about half of the normals wrong.
+    Returns (N, 3) float32 unit normals."""
+    p = _as_points(points)
+    n = _as_points(normals, "normals").astype(np.float64)
+    o = _as_points(outward, "outward").astype(np.float64)
+    if n.shape != p.shape or o.shape != p.shape:
+        raise ValueError(f"normals, outward: expected shape {p.shape} (that of points), got {n.shape}, {o.shape}")
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    o /= np.maximum(np.linalg.norm(o, axis=1, keepdims=True), 1e-12)
+    vote = np.einsum("ij,ij->i", n, o)
+    N = len(p)
+    if N < 2:
+        return np.where(vote[:, None] < 0, -n, n).astype(np.float32)
+    idx = _knn_index(p, k)
+    rows = np.repeat(np.arange(N), idx.shape[1])
+    cols = idx.reshape(-1)
+    d = p[cols] - p[rows]
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    cos = np.einsum("ij,ij->i", n[rows], n[cols])
+    across = 0.5 * (np.abs(np.einsum("ij,ij->i", d, n[rows])) + np.abs(np.einsum("ij,ij->i", d, n[cols])))
+    # a neighbour on the other wall of a thin part sits across the normals: its vote must not count
+    weight = (np.abs(cos) * np.exp(-(across / ACROSS_SCALE) ** 2)).reshape(N, -1)
+    signed = (weight * np.sign(cos).reshape(N, -1))
+    total = np.maximum(weight.sum(1), 1e-12)
+    s = vote.copy()
+    for _ in range(int(iterations)):
+        s = trust * vote + (1.0 - trust) * (signed * s[idx]).sum(1) / total
+    return np.where(s[:, None] < 0, -n, n).astype(np.float32)

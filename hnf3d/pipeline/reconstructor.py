@@ -32,13 +32,13 @@ from .inputs import MAX_POINTS, MIN_POINTS, clean_points, image_tensor, spacing_
 __all__ = ["PRETRAINED", "Reconstructor", "pretrained_path"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-PRETRAINED = {"default": "pointcloud", "default-pointcloud": "pointcloud", "default-image": "image",
+PRETRAINED = {"default": "local_pointcloud", "default-pointcloud": "local_pointcloud", "default-image": "image",
               "global": "pointcloud", "global-pointcloud": "pointcloud", "global-image": "image",
               "local": "local_pointcloud", "local-pointcloud": "local_pointcloud"}
-"""Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card). The
-local point-cloud model predicts far better in one pass, but refined with the CLI's default 300 steps it still
-trails the global model (benchmarks/results/real-local.json vs real-global.json), so `default` stays global until
-refinement uses the local prior."""
+"""Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card).
+`default` is the local point-cloud model (docs/design.md section 8): on the real meshes of the benchmark its one
+pass is eight times the global model's F@1% and its refinement starts from, and is oriented by, its prediction
+(benchmarks/results/real-local.json vs real-global.json). The image default is still the global image model."""
 
 REFINE_POINTS = 20_000  # scan points used for normals and pseudo-labels (more average out noise; 5000 measured worse)
 REFINE_LR = 1e-2  # Adam learning rate of the refinement
@@ -172,9 +172,12 @@ class Reconstructor:
         return self.model.predict_theta(x)[0]
 
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
-                lr: float = REFINE_LR):
-        from .normals import estimate_normals, orient_normals
-        from .refine import pseudo_labels, refine_theta
+                lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0):
+        """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
+        orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
+        starting prediction). prior: the pull towards the starting theta."""
+        from .normals import estimate_normals, orient_normals, orient_normals_by_field
+        from .refine import outward_directions, pseudo_labels, refine_theta
 
         rng = np.random.default_rng(seed + 1)
         pick = np.arange(len(unit)) if len(unit) <= REFINE_POINTS else rng.choice(len(unit), REFINE_POINTS,
@@ -185,12 +188,14 @@ class Reconstructor:
             # ShapeNet's pointcloud.npz, taken from the faces of triangle soups)
             n = estimate_normals(p, k=NORMAL_K) if unit_normals is None else unit_normals[pick].astype(np.float32)
             n = orient_normals(p, n)
+            if orient == "field":  # the prediction says which side is inside, also across thin parts
+                n = orient_normals_by_field(p, n, outward_directions(self.task_net, theta, p))
         with timer.stage("pseudo_labels"):
             # the object lies within its points' bounding box (plus the noise): a margin of 2% of the unit box
             lo, hi = unit.min(0) - BOUNDS_MARGIN, unit.max(0) + BOUNDS_MARGIN
             data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed, bounds=(lo, hi))
         with timer.stage("refine"):
-            theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr)
+            theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior)
         return theta, losses
 
     def _theta_for_points(self, points, normals, *, refine_steps: int, seed: int, normalize: str, timer: _Timer,
@@ -201,11 +206,14 @@ class Reconstructor:
             theta = self._encode(unit, seed)
         losses = []
         if refine_steps:
-            if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation
+            ev = self.config.eval
+            orient, prior = ev.refine_orient, ev.refine_prior
+            if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
-            lr = self.config.eval.refine_lr if refine_lr is None else refine_lr  # the model's own by default
+                orient, prior = "tree", 0.0
+            lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
-                                         timer=timer, lr=lr)
+                                         timer=timer, lr=lr, orient=orient, prior=prior)
         return theta, cleaned, norm, box, losses
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,

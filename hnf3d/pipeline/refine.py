@@ -7,8 +7,12 @@ field was trained to shortcut, on this one shape:
 1. pseudo-labels: space is labelled inside/outside by the point cloud's generalised winding number
    (hnf3d.ops.point_cloud_winding_number, Barill et al. 2018) with consistently oriented normals
    (hnf3d.pipeline.normals), at query points spread uniformly over the box and concentrated near the points (where the
-   surface is decided);
-2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c).
+   surface is decided). A model whose eval.refine_orient is 'field' orients the normals by its own prediction
+   (`outward_directions`: the gradient of f(x; Phi(T, c))): the spanning-tree orientation flips about half of
+   them on thin parts (chair seats, table tops), which turns the labels of such shapes to noise;
+2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c), plus
+   eval.refine_prior times the mean squared distance to Phi(T, c), which keeps the prediction where the labels
+   say little.
 
 The winding number alone is noisy where the scan is noisy or sparse; the small task network, initialised at the
 field's prediction, smooths it and fills holes with the prior. All randomness comes from `seed`.
@@ -23,7 +27,7 @@ import torch.nn.functional as F
 
 from .._checks import check_float, check_int
 
-__all__ = ["PseudoLabels", "pseudo_labels", "refine_theta"]
+__all__ = ["PseudoLabels", "outward_directions", "pseudo_labels", "refine_theta"]
 
 
 @dataclass
@@ -62,6 +66,20 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
         lo, hi = (torch.as_tensor(np.asarray(b), dtype=queries.dtype) for b in bounds)
         inside &= ((queries >= lo) & (queries <= hi)).all(1)
     return PseudoLabels(queries, inside.float())
+
+
+def outward_directions(task_net, theta: torch.Tensor, points: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """(N, 3) float64: -grad_x f(x; theta) at `points` (N, 3), the directions out of the shape that the
+    occupancy logits f of theta (P,) give (logits grow inside). Used to orient a scan's normals by the prior."""
+    theta = theta.detach().float()
+    out = []
+    with torch.enable_grad():
+        for lo in range(0, len(points), chunk):
+            x = torch.as_tensor(np.ascontiguousarray(points[lo:lo + chunk]), dtype=torch.float32,
+                                device=theta.device)[None].requires_grad_(True)
+            (grad,) = torch.autograd.grad(task_net(x, theta).sum(), x)
+            out.append(-grad[0].double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 3))
 
 
 def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: int, lr: float = 1e-3,
