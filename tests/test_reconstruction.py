@@ -178,3 +178,10 @@ def test_the_local_prediction_orients_thin_parts_the_tree_cannot():
     field = orient_normals_by_field(p, tree, outward_directions(local.task_net, theta, p))
     right = {name: np.mean((n * true_n).sum(1) > 0) for name, n in (("tree", tree), ("field", field))}
     assert right["tree"] < 0.7 and right["field"] > 0.8, right
+
+
+def test_a_negative_refine_prior_in_a_model_config_is_named(chair_points):
+    local = Reconstructor.load("local", device="cpu")
+    local.config.eval.refine_prior = -1.0
+    with pytest.raises(ValueError, match="eval.refine_prior: expected a finite number"):
+        local.reconstruct(chair_points, refine_steps=1, resolution=32)

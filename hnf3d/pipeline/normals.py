@@ -41,6 +41,20 @@ def _knn_index(points: np.ndarray, k: int) -> np.ndarray:
     return idx[:, 1:]  # column 0 is the point itself (distance 0; duplicates were removed by the caller)
 
 
+def _neighbour_edges(p: np.ndarray, n: np.ndarray, k: int):
+    """The k-nearest-neighbour graph of points p (N, 3) with unit normals n (N, 3), as (idx (N, k'), rows (E,),
+    cols (E,), cos (E,) = n_row . n_col, across (E,)): `across` is how much the edge runs along the two normals
+    (mean |d . n| for the edge's unit direction d), large between the two walls of a thin part."""
+    idx = _knn_index(p, k)
+    rows = np.repeat(np.arange(len(p)), idx.shape[1])
+    cols = idx.reshape(-1)
+    d = p[cols] - p[rows]
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    cos = np.einsum("ij,ij->i", n[rows], n[cols])
+    across = 0.5 * (np.abs(np.einsum("ij,ij->i", d, n[rows])) + np.abs(np.einsum("ij,ij->i", d, n[cols])))
+    return idx, rows, cols, cos, across
+
+
 def estimate_normals(points, k: int = 16) -> np.ndarray:
     """Unoriented unit normals, shape (N, 3) float32: the direction of least variance of each point's k nearest
     neighbours (and itself). points: (N, 3) with N >= 3; k >= 2."""
@@ -92,16 +106,11 @@ def orient_normals(points, normals, k: int = 10,
     N = len(p)
     if N < 2:
         return n.astype(np.float32)
-    idx = _knn_index(p, k)
-    rows = np.repeat(np.arange(N), idx.shape[1])
-    cols = idx.reshape(-1)
+    _, rows, cols, cos, across = _neighbour_edges(p, n, k)
     # cost 1 - |cos|: small where tangent planes agree; plus how much the edge runs along the normals, so that the
     # tree avoids jumping across a thin wall (two sides with parallel planes but opposite normals); + eps keeps
     # zero-cost edges in the sparse graph
-    d = p[cols] - p[rows]
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    across = 0.5 * (np.abs(np.einsum("ij,ij->i", d, n[rows])) + np.abs(np.einsum("ij,ij->i", d, n[cols])))
-    cost = 1.0 - np.abs(np.einsum("ij,ij->i", n[rows], n[cols])) + ACROSS_WEIGHT * across + 1e-6
+    cost = 1.0 - np.abs(cos) + ACROSS_WEIGHT * across + 1e-6
     graph = coo_matrix((cost, (rows, cols)), shape=(N, N)).tocsr()
     graph = graph.maximum(graph.T)
     tree = minimum_spanning_tree(graph)
@@ -150,13 +159,7 @@ def orient_normals_by_field(points, normals, outward, k: int = 10, trust: float 
     N = len(p)
     if N < 2:
         return np.where(vote[:, None] < 0, -n, n).astype(np.float32)
-    idx = _knn_index(p, k)
-    rows = np.repeat(np.arange(N), idx.shape[1])
-    cols = idx.reshape(-1)
-    d = p[cols] - p[rows]
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    cos = np.einsum("ij,ij->i", n[rows], n[cols])
-    across = 0.5 * (np.abs(np.einsum("ij,ij->i", d, n[rows])) + np.abs(np.einsum("ij,ij->i", d, n[cols])))
+    idx, _, _, cos, across = _neighbour_edges(p, n, k)
     # a neighbour on the other wall of a thin part sits across the normals: its vote must not count
     weight = (np.abs(cos) * np.exp(-(across / ACROSS_SCALE) ** 2)).reshape(N, -1)
     signed = (weight * np.sign(cos).reshape(N, -1))

@@ -207,7 +207,8 @@ class Reconstructor:
         losses = []
         if refine_steps:
             ev = self.config.eval
-            orient, prior = ev.refine_orient, ev.refine_prior
+            orient = ev.refine_orient
+            prior = check_float(f"{self.source}: eval.refine_prior", ev.refine_prior, min_value=0.0)
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior = "tree", 0.0
