@@ -88,7 +88,7 @@ def bench_peers(path: Path) -> dict:
     mesh.apply_scale(1.0 / (mesh.bounds[1] - mesh.bounds[0]).max())
     v, f = np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces)
     q = sample_uniform(100_000, seed=0).numpy()
-    k, w = onet_cameras(24, seed=0, radius=float(np.linalg.norm(v, axis=1).max()))
+    k, w = onet_cameras(24, seed=0, diagonal=float(np.linalg.norm(v.max(0) - v.min(0))))
     out = {}
     pairs = {
         "label_100k": (lambda: occupancy(v, f, q), lambda: mesh.contains(q.astype(np.float64)),

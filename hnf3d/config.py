@@ -138,13 +138,14 @@ class TaskNetworkConfig:
 class EncoderConfig:
     """The condition encoder c = E(input)."""
 
-    kind: Literal["pointnet", "resnet", "local_pointnet"] = _field(
+    kind: Literal["pointnet", "resnet", "local_pointnet", "local_resnet"] = _field(
         "pointnet", help="'pointnet': ResNet-PointNet for point clouds; 'resnet': small ResNet for images; "
-        "'local_pointnet': point features pooled into feature planes (for the triplane task network).")
+        "'local_pointnet': point features pooled into feature planes; 'local_resnet': feature planes queried "
+        "from an image's ResNet features (both for the triplane task network).")
     c_dim: int = _field(256, bounds=(1, _MAX_WIDTH), help="Size of the (global) condition code c.")
     hidden: int = _field(256, bounds=(1, _MAX_WIDTH), help="Hidden width of the encoder.")
     plane_channels: int = _field(16, bounds=(1, _MAX_WIDTH),
-                                 help="'local_pointnet': channels of the feature planes it writes.")
+                                 help="'local_pointnet', 'local_resnet': channels of the feature planes it writes.")
 
 
 @dataclass

@@ -58,7 +58,7 @@ def test_config_loads_and_trains_two_steps(path, meshes, tmp_path, capsys, one_t
     cfg = load_config(path)
     assert cfg.name == path.stem
     if "img" in path.stem:
-        assert cfg.data.input_type == "image" and cfg.encoder.kind == "resnet"
+        assert cfg.data.input_type == "image" and cfg.encoder.kind in ("resnet", "local_resnet")
     if path.stem == "shapenet_pc":
         assert (cfg.data.n_input_points, cfg.data.input_noise, cfg.data.n_query_points, cfg.eval.threshold) == \
             (3000, 0.005, 2048, 0.2)

@@ -23,7 +23,7 @@ def test_shipped_model_is_small_and_self_described(name):
     card = (PRETRAINED_DIR / f"{name}.md").read_text()
     assert f"step **{meta['step']}**" in card
     assert config["objective"]["kind"] in card and "test split" in card and "mean of class means" in card
-    expected = "image" if name == "image" else "pointcloud"
+    expected = "image" if name.endswith("image") else "pointcloud"
     assert Reconstructor.load(weights, device="cpu").kind == expected
 
 
@@ -31,9 +31,12 @@ def test_names_map_to_the_files():
     assert PRETRAINED["global"] == PRETRAINED["global-pointcloud"] == "pointcloud"
     assert PRETRAINED["default"] == PRETRAINED["default-pointcloud"] == PRETRAINED["local"] \
         == PRETRAINED["local-pointcloud"] == "local_pointcloud"
-    assert PRETRAINED["default-image"] == PRETRAINED["global-image"] == "image"
+    assert PRETRAINED["default-image"] == PRETRAINED["local-image"] == "local_image"
+    assert PRETRAINED["global-image"] == "image"
     assert Reconstructor.load("local", device="cpu").config.task_network.kind == "triplane"
     assert Reconstructor.load("global", device="cpu").config.task_network.kind == "mlp"
+    image = Reconstructor.load("default-image", device="cpu")
+    assert image.kind == "image" and image.config.encoder.kind == "local_resnet"
 
 
 def test_refinement_uses_the_model_s_own_learning_rate():

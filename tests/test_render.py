@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from hnf3d.vis.render import ONET_CENTER, ONET_FOCAL, look_at, onet_cameras, project, render_view, render_views
+from hnf3d.vis.render import (DISTANCE_RANGE, ELEVATION_RANGE_DEG, ONET_CENTER, ONET_FOCAL, look_at, onet_cameras,
+                              project, render_view, render_views)
 
 OBJECTS = {  # the two real ShapeNet samples (docs/protocol.md): synset -> model id
     "04379243": "1a15e651e26622b0e5c7ea227b17d897",  # plain table
@@ -75,6 +76,28 @@ def test_renderer_reproduces_real_views(real_data):
         assert np.mean(ious) >= min_iou, (synset, ious)
 
 
+@pytest.mark.parametrize("synset", sorted(OBJECTS))
+def test_our_cameras_follow_the_real_distribution(real_data, synset):
+    """ONet's cameras look at the bounding-box centre from 25-30 degrees up, 1.15-1.65 bounding-box diagonals away
+    (measured: 1.150-1.644), so the object fills the image as much in our renders as in theirs."""
+    pc, k, w, _ = load_onet(real_data, synset)
+    p = pc["points"].astype(np.float64) * float(pc["scale"]) + pc["loc"].astype(np.float64)
+    lo, hi = p.min(0), p.max(0)
+    diagonal = np.linalg.norm(hi - lo)
+    ours_k, ours_w = onet_cameras(24, seed=3, loc=pc["loc"].astype(np.float64), scale=float(pc["scale"]),
+                                  diagonal=diagonal / float(pc["scale"]))
+    for name, ws in (("real", w), ("ours", ours_w)):
+        eyes = np.einsum("vji,vj->vi", ws[:, :, :3], -ws[:, :, 3])
+        rel = eyes - (lo + hi) / 2
+        dist = np.linalg.norm(rel, axis=1) / diagonal
+        assert DISTANCE_RANGE[0] - 0.02 <= dist.min() and dist.max() <= DISTANCE_RANGE[1] + 0.02, (name, dist)
+        elev = np.degrees(np.arcsin(rel[:, 1] / np.linalg.norm(rel, axis=1)))
+        assert ELEVATION_RANGE_DEG[0] - 0.5 <= elev.min() and elev.max() <= ELEVATION_RANGE_DEG[1] + 0.5, name
+    # the object's extent in pixels: within 15% of the real views' mean
+    extent = lambda ks, ws: np.mean([np.ptp(project(p, ks[i], ws[i]), axis=0).max() for i in range(24)])  # noqa: E731
+    assert extent(ours_k, ours_w) == pytest.approx(extent(k, w), rel=0.15)
+
+
 def test_onet_cameras_geometry():
     loc, scale = np.array([1.0, -2.0, 0.5]), 3.0
     k, w = onet_cameras(24, seed=7, loc=loc, scale=scale)
@@ -92,10 +115,8 @@ def test_onet_cameras_geometry():
         az.append(np.degrees(np.arctan2(rel[0], rel[2])) % 360)
         np.testing.assert_allclose(r[2], -rel / np.linalg.norm(rel), atol=1e-12)  # looks at the centre
         assert r[0, 1] == pytest.approx(0.0, abs=1e-12) and r[1, 1] < 0  # no roll, world up = image up
-        # the whole unit box (its bounding sphere) projects inside the image
-        corners = np.array(np.meshgrid([-0.5, 0.5], [-0.5, 0.5], [-0.5, 0.5])).reshape(3, -1).T * scale + loc
-        uv = project(corners, k[i], w[i])
-        assert (uv > 0).all() and (uv < 137).all()
+        # 1.15-1.65 bounding-box diagonals (sqrt(3) for the default unit cube) from the centre
+        assert DISTANCE_RANGE[0] - 1e-9 <= np.linalg.norm(rel) / np.sqrt(3) <= DISTANCE_RANGE[1] + 1e-9
     assert np.ptp(np.sort(az)) > 300  # spread all around
     k2, w2 = onet_cameras(24, seed=7, loc=loc, scale=scale)
     np.testing.assert_array_equal(w, w2)
@@ -117,8 +138,7 @@ def test_our_views_cover_the_surface(shape):
     v = mesh.vertices
     lo, hi = v.min(0), v.max(0)
     loc, scale = (lo + hi) / 2, (hi - lo).max()
-    radius = np.linalg.norm((v - loc) / scale, axis=1).max()
-    k, w = onet_cameras(12, seed=0, loc=loc, scale=scale, radius=radius)
+    k, w = onet_cameras(12, seed=0, loc=loc, scale=scale, diagonal=np.linalg.norm(hi - lo) / scale)
     views = render_views(v, mesh.faces, k, w)
     assert views.shape == (12, 137, 137, 3) and views.dtype == np.uint8
     points = mesh.sample(5000, return_index=False)
@@ -158,7 +178,7 @@ def test_adaptive_supersampling_matches_full():
     """Supersampling only the silhouette pixels gives the image of supersampling every pixel, up to the pixels
     whose centre ray and neighbours all miss a sub-pixel sliver."""
     mesh = trimesh.creation.torus(0.3, 0.1)
-    k, w = onet_cameras(4, seed=1, radius=0.5)
+    k, w = onet_cameras(4, seed=1, diagonal=1.0)
     fast = render_views(mesh.vertices, mesh.faces, k, w, adaptive=True).astype(int)
     full = render_views(mesh.vertices, mesh.faces, k, w, adaptive=False).astype(int)
     # interior pixels: one centre sample against the mean of 4 (shading varies by a few grey levels)

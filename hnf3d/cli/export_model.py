@@ -96,7 +96,9 @@ def _output(cfg) -> str:
 def _architecture(cfg) -> str:
     e, f = cfg.encoder, cfg.field
     if f.kind == "unet":
-        return (f"encoder `{e.kind}` (hidden {e.hidden}, {e.plane_channels}-channel planes, global code "
+        how = ("queried from the image's ResNet tokens by cross-attention" if e.kind == "local_resnet"
+               else "pooled from the points' features")
+        return (f"encoder `{e.kind}` (hidden {e.hidden}, {e.plane_channels}-channel planes {how}, global code "
                 f"{e.c_dim}); field: a t-modulated 2D U-Net over the planes (width {f.width}, {f.depth} "
                 f"resolutions, conditioning {f.cond_dim}) and an MLP head for the decoder")
     return (f"encoder `{e.kind}` (c_dim {e.c_dim}, hidden {e.hidden}); hypernetwork field width {f.width}, "
@@ -126,10 +128,11 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`).",
         f"- **Compute**: {extra.get('seconds', float('nan')) / 60:.0f} min of training on a 2-core CPU "
         f"({platform.processor() or platform.machine()}, torch CPU build), no GPU.",
-        f"- **Evaluation settings** (its `eval` config): surface at occupancy {cfg.eval.threshold}; test-time "
-        f"refinement with Adam lr {cfg.eval.refine_lr}, normals oriented by "
-        f"{'the prediction (field)' if cfg.eval.refine_orient == 'field' else 'a spanning tree'}, pull towards "
-        f"the prediction {cfg.eval.refine_prior:g}.",
+        f"- **Evaluation settings** (its `eval` config): surface at occupancy {cfg.eval.threshold}"
+        + ("; no test-time refinement (an image has no points to fit)." if cfg.data.input_type == "image" else
+           f"; test-time refinement with Adam lr {cfg.eval.refine_lr}, normals oriented by "
+           f"{'the prediction (field)' if cfg.eval.refine_orient == 'field' else 'a spanning tree'}, pull "
+           f"towards the prediction {cfg.eval.refine_prior:g}."),
         "",
         "## Metrics on the synthetic test split",
         "",

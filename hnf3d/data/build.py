@@ -250,8 +250,12 @@ def build_object(mesh_path, out_dir, *, n_points: int = 100_000, n_surface: int 
 def render_object(vn: np.ndarray, f: np.ndarray, loc64: np.ndarray, scale64: float, n_views: int, seed: int, *,
                   img_size: int = 137, supersample: int = 2) -> tuple[list[bytes], dict[str, np.ndarray]]:
     """The img_choy2016 views of a normalised mesh (vn (V, 3), f (F, 3); world = vn * scale64 + loc64): n_views
-    JPEG images (hnf3d.vis.render, cameras from `seed`) and the cameras.npz arrays (camera_mat_i, world_mat_i).
-    n_views = 0: ([], {})."""
+    JPEG images (hnf3d.vis.render, cameras and the object's colour from `seed`) and the cameras.npz arrays
+    (camera_mat_i, world_mat_i). n_views = 0: ([], {}).
+
+    The colour: ShapeNet's renders show textured objects (brown wood, grey metal, white plastic), so each object
+    gets a random grey level in [70, 230] tinted by up to +-20% per channel, never white; an image model trained
+    on one fixed colour reads colour as shape."""
     from ..vis.render import onet_cameras, render_views
 
     images: list[bytes] = []
@@ -260,9 +264,14 @@ def render_object(vn: np.ndarray, f: np.ndarray, loc64: np.ndarray, scale64: flo
         return images, cameras
     from PIL import Image
 
-    radius = float(np.linalg.norm(vn[np.unique(f)], axis=1).max())
-    cams, worlds = onet_cameras(int(n_views), int(seed), loc=loc64, scale=scale64, radius=radius, size=int(img_size))
-    rgb = render_views(vn * scale64 + loc64, f, cams, worlds, int(img_size), supersample=supersample)
+    used = vn[np.unique(f)]
+    diagonal = float(np.linalg.norm(used.max(0) - used.min(0)))
+    cams, worlds = onet_cameras(int(n_views), int(seed), loc=loc64, scale=scale64, diagonal=diagonal,
+                                size=int(img_size))
+    rng = np.random.default_rng([int(seed), 1])  # the cameras draw from default_rng(seed): a separate stream
+    base_color = np.clip(rng.uniform(70.0, 230.0) * (1.0 + rng.uniform(-0.2, 0.2, 3)), 10.0, 240.0)
+    rgb = render_views(vn * scale64 + loc64, f, cams, worlds, int(img_size), supersample=supersample,
+                       base_color=base_color)
     for i in range(int(n_views)):
         buf = io.BytesIO()
         Image.fromarray(rgb[i]).save(buf, format="JPEG", quality=95)

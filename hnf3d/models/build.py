@@ -2,7 +2,8 @@
 
 `build_model(cfg)` -> `Model` (encoder, hypernetwork field, task network; theta_0 = the task network's theta_0 of
 cfg.training.seed). Two families: global (TaskNetwork MLP, HyperNetField transformer, ResnetPointNet or
-ImageEncoder) and local (TriplaneTaskNetwork, LocalField U-Net, LocalPointNet; docs/design.md section 8), chosen
+ImageEncoder) and local (TriplaneTaskNetwork, LocalField U-Net, LocalPointNet or LocalImageEncoder;
+docs/design.md section 8), chosen
 by task_network.kind / field.kind / encoder.kind. `load_trained_model(path)` reads a checkpoint of the trainer or of tools/export_model.py
 (safetensors only, never unpickled), rebuilds its model from the config in its header and loads the weights.
 Inference (hnf3d.pipeline) uses this module without importing the training code; the trainer builds its model
@@ -26,6 +27,7 @@ from ..io.checkpoint import CheckpointError, load_checkpoint, state_mismatch
 from .encoders import ImageEncoder, ResnetPointNet
 from .field import HyperNetField
 from .local_encoder import LocalPointNet
+from .local_image_encoder import LocalImageEncoder
 from .local_field import LocalField
 from .task_network import TaskNetwork
 from .triplane import TriplaneTaskNetwork
@@ -48,8 +50,11 @@ _PART_KEYS = {
     "task_net": "task_network.n_frequencies, task_network.hidden, task_network.resolution, task_network.channels",
 }
 
-# The local family's parts go together: a triplane task network needs the U-Net field and the local encoder
+# The local family's parts go together: a triplane task network needs the U-Net field and a local encoder (the
+# one for the input type)
 _LOCAL = {"task_network.kind": "triplane", "field.kind": "unet", "encoder.kind": "local_pointnet"}
+_LOCAL_ENCODERS = {"pointcloud": "local_pointnet", "image": "local_resnet"}
+_GLOBAL_ENCODERS = {"pointcloud": "pointnet", "image": "resnet"}
 
 
 def build_task_network(cfg: Config) -> nn.Module:
@@ -62,16 +67,19 @@ def build_task_network(cfg: Config) -> nn.Module:
 
 
 def _check_family(cfg: Config, source: str) -> None:
-    """The local parts (_LOCAL) are used all together or not at all."""
+    """The local parts (_LOCAL, with the local encoder of the input type) are used all together or not at all,
+    and the encoder reads the input type."""
+    kind = cfg.data.input_type
+    expected = dict(_LOCAL, **{"encoder.kind": _LOCAL_ENCODERS[kind]})
     kinds = {"task_network.kind": cfg.task_network.kind, "field.kind": cfg.field.kind,
              "encoder.kind": cfg.encoder.kind}
-    local = {k for k, v in kinds.items() if _LOCAL[k] == v}
-    if local and cfg.data.input_type == "image":
-        raise ConfigError(f"{source}: the local model family takes point clouds; "
-                          f"'data.input_type' is 'image' but {sorted(local)} are set to the local kinds")
-    if local and len(local) != len(_LOCAL):
-        missing = ", ".join(f"'{k}': {_LOCAL[k]!r}" for k in _LOCAL if k not in local)
-        raise ConfigError(f"{source}: the local model family needs all of {_LOCAL}; set {missing} too")
+    if cfg.encoder.kind not in (_LOCAL_ENCODERS[kind], _GLOBAL_ENCODERS[kind]):
+        raise ConfigError(f"{source}: 'encoder.kind' {cfg.encoder.kind!r} does not read data.input_type "
+                          f"{kind!r}; use {_GLOBAL_ENCODERS[kind]!r} or {_LOCAL_ENCODERS[kind]!r}")
+    local = {k for k, v in kinds.items() if expected[k] == v}
+    if local and len(local) != len(expected):
+        missing = ", ".join(f"'{k}': {expected[k]!r}" for k in expected if k not in local)
+        raise ConfigError(f"{source}: the local model family needs all of {expected}; set {missing} too")
 
 
 class Model(nn.Module):
@@ -107,6 +115,9 @@ def _construct(cfg: Config, source: str, shapes_only: bool = False) -> Model:
         if e.kind == "local_pointnet":
             encoder: nn.Module = LocalPointNet(resolution=cfg.task_network.resolution, out_channels=e.plane_channels,
                                                c_dim=e.c_dim, hidden=e.hidden)
+        elif e.kind == "local_resnet":
+            encoder = LocalImageEncoder(resolution=cfg.task_network.resolution, out_channels=e.plane_channels,
+                                        c_dim=e.c_dim, width=e.hidden, img_size=cfg.data.img_size)
         elif e.kind == "pointnet":
             encoder = ResnetPointNet(c_dim=e.c_dim, hidden=e.hidden)
         else:

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from .encoders import ResnetBlockFC, _check_points
 from .triplane import BOX, PLANE_AXES
 
-__all__ = ["LocalPointNet", "cell_index"]
+__all__ = ["LocalPointNet", "PlaneCode", "cell_index"]
 
 
 def cell_index(points: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -48,7 +48,26 @@ def _pool_local(features: torch.Tensor, index: torch.Tensor, n_cells: int) -> to
     return cells.gather(2, index.unsqueeze(-1).expand(B, 3, N, C)).sum(dim=1)
 
 
-class LocalPointNet(nn.Module):
+class PlaneCode:
+    """The output layout shared by the local encoders: c = [planes (3, out_channels, resolution, resolution)
+    flattened, code (c_dim)]; the subclass sets out_channels, resolution and c_dim."""
+
+    out_channels: int
+    resolution: int
+    c_dim: int
+
+    @property
+    def plane_numel(self) -> int:
+        """Elements of the planes part of c: 3 C_out R^2."""
+        return 3 * self.out_channels * self.resolution ** 2
+
+    @property
+    def out_dim(self) -> int:
+        """Size of c: plane_numel + c_dim."""
+        return self.plane_numel + self.c_dim
+
+
+class LocalPointNet(PlaneCode, nn.Module):
     """(B, N, 3) points in the unit box -> c (B, 3 out_channels resolution^2 + c_dim); see the module docstring.
 
     Args: resolution R of the planes, out_channels C_out, c_dim (global code), hidden h, n_blocks (>= 1).
@@ -67,16 +86,6 @@ class LocalPointNet(nn.Module):
         self.blocks = nn.ModuleList(ResnetBlockFC(2 * hidden, hidden) for _ in range(n_blocks))
         self.fc_planes = nn.Linear(hidden, out_channels)
         self.fc_code = nn.Linear(hidden, c_dim)
-
-    @property
-    def plane_numel(self) -> int:
-        """Elements of the planes part of c: 3 C_out R^2."""
-        return 3 * self.out_channels * self.resolution ** 2
-
-    @property
-    def out_dim(self) -> int:
-        """Size of c: plane_numel + c_dim."""
-        return self.plane_numel + self.c_dim
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         _check_points(points)

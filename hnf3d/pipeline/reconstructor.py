@@ -32,13 +32,15 @@ from .inputs import MAX_POINTS, MIN_POINTS, clean_points, image_tensor, spacing_
 __all__ = ["PRETRAINED", "Reconstructor", "pretrained_path"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-PRETRAINED = {"default": "local_pointcloud", "default-pointcloud": "local_pointcloud", "default-image": "image",
-              "global": "pointcloud", "global-pointcloud": "pointcloud", "global-image": "image",
-              "local": "local_pointcloud", "local-pointcloud": "local_pointcloud"}
+PRETRAINED = {"default": "local_pointcloud", "default-pointcloud": "local_pointcloud",
+              "default-image": "local_image", "local": "local_pointcloud", "local-pointcloud": "local_pointcloud",
+              "local-image": "local_image", "global": "pointcloud", "global-pointcloud": "pointcloud",
+              "global-image": "image"}
 """Names `Reconstructor.load` accepts for the models shipped in hnf3d/pretrained/ (each with a model card).
-`default` is the local point-cloud model (docs/design.md section 8): on the real meshes of the benchmark its one
-pass is eight times the global model's F@1% and its refinement starts from, and is oriented by, its prediction
-(benchmarks/results/real-local.json vs real-global.json). The image default is still the global image model."""
+The defaults are the local models (docs/design.md section 8): on the real meshes of the benchmark the point-cloud
+model's one pass is eight times the global model's F@1% and its refinement starts from, and is oriented by, its
+prediction (benchmarks/results/real-local.json vs real-global.json); the image model predicts in ShapeNet's frame
+from views like ONet's. The global models stay loadable as `global` and `global-image`."""
 
 REFINE_POINTS = 20_000  # scan points used for normals and pseudo-labels (more average out noise; 5000 measured worse)
 REFINE_LR = 1e-2  # Adam learning rate of the refinement

@@ -76,7 +76,8 @@ PINNED = [
 @pytest.mark.parametrize("category, seed, n_vertices, faces_sha, abs_sum, weighted_sum", PINNED)
 def test_shapes_are_pinned_across_refactors(category, seed, n_vertices, faces_sha, abs_sum, weighted_sum):
     mesh = make_shape(category, seed)
-    v = mesh.vertices.ravel()
+    # the pins were recorded in the generator frame: turn back from ShapeNet's, (x, y, z) -> (-z, y, x), exactly
+    v = np.stack([-mesh.vertices[:, 2], mesh.vertices[:, 1], mesh.vertices[:, 0]], axis=1).ravel()
     assert len(mesh.vertices) == n_vertices
     assert hashlib.sha256(np.ascontiguousarray(mesh.faces, dtype="<i8").tobytes()).hexdigest()[:16] == faces_sha
     assert float(np.abs(v).sum()) == pytest.approx(abs_sum, rel=1e-9)
@@ -259,3 +260,24 @@ def test_cli_runs_as_a_script(tmp_path):
 def test_cli_missing_out(capsys):
     assert make_shapes.main([]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("category, seeds", [("chair", (1, 2)), ("bench", range(4)), ("sofa", range(4))])
+def test_shapes_are_in_shapenet_frame(category, seeds):
+    """ShapeNet's frame as ONet's data holds it: y up, the back towards -x, the width along z (for a bench or a
+    sofa the longest horizontal side). (Chairs 0 and 3 are backless stools.)"""
+    for seed in seeds:
+        v = np.asarray(make_shape(category, seed).vertices)
+        top = v[v[:, 1] > v[:, 1].max() - 0.1 * np.ptp(v[:, 1])]
+        assert top[:, 0].mean() < (v[:, 0].max() + v[:, 0].min()) / 2, (category, seed)  # the backrest at -x
+        if category != "chair":
+            assert np.ptp(v[:, 2]) > np.ptp(v[:, 0])
+
+
+def test_real_shapenet_bench_has_the_same_frame(real_data):
+    """The frame make_shape uses, read off the real bench of ../shared/data/real (its ONet pointcloud.npz)."""
+    p = np.load(real_data / "shapenet_onet" / "02828884" / "1a40eaf5919b1b3f3eaa2b95b99dae6" /
+                "pointcloud.npz")["points"].astype(np.float64)
+    top = p[p[:, 1] > p[:, 1].max() - 0.1 * np.ptp(p[:, 1])]
+    assert top[:, 0].mean() < (p[:, 0].max() + p[:, 0].min()) / 2
+    assert np.ptp(p[:, 2]) > np.ptp(p[:, 0])

@@ -8,6 +8,7 @@ from hnf3d.config import ConfigError, config_from_dict
 from hnf3d.models.build import build_model, check_model_config
 from hnf3d.models.local_encoder import LocalPointNet, cell_index
 from hnf3d.models.local_field import LocalField
+from hnf3d.models.local_image_encoder import QUERY_RES, LocalImageEncoder
 from hnf3d.models.triplane import BOX, PLANE_AXES, TriplaneTaskNetwork, sample_planes
 from hnf3d.pipeline import export
 from hnf3d.training.objectives import direct_loss, gradient_matching_loss
@@ -135,8 +136,10 @@ def test_build_from_config_and_family_checks():
     assert check_model_config(cfg) > 0
     with pytest.raises(ConfigError, match="'field.kind': 'unet'"):
         check_model_config(_local_config(**{"field.kind": "transformer"}))
-    with pytest.raises(ConfigError, match="takes point clouds"):
+    with pytest.raises(ConfigError, match="does not read data.input_type 'image'"):
         check_model_config(_local_config(**{"data.input_type": "image"}))
+    with pytest.raises(ConfigError, match="'encoder.kind': 'local_pointnet'"):
+        check_model_config(_local_config(**{"encoder.kind": "pointnet"}))
     with pytest.raises(ConfigError, match="field"):
         check_model_config(_local_config(**{"field.depth": 5}))  # 8 is not divisible by 2^4
 
@@ -147,3 +150,40 @@ def test_grid_sample_convention_is_border_align_corners():
     corner = F.grid_sample(planes, torch.tensor([[[[1.0, -1.0]]]]), align_corners=True, padding_mode="border")
     beyond = F.grid_sample(planes, torch.tensor([[[[3.0, -3.0]]]]), align_corners=True, padding_mode="border")
     assert corner.item() == 1.0 and beyond.item() == 1.0
+
+
+def _local_image_config(**over):
+    over = {"data.input_type": "image", "data.img_size": 64, "encoder.kind": "local_resnet", "encoder.hidden": 8,
+            "task_network.resolution": 32, **over}
+    return _local_config(**over)
+
+
+def test_local_image_encoder_layout_and_model():
+    torch.manual_seed(0)
+    enc = LocalImageEncoder(resolution=32, out_channels=4, c_dim=8, width=8, img_size=64, n_layers=1, heads=2,
+                            mid=8)
+    images = torch.rand(2, 3, 64, 64)
+    c = enc(images)
+    assert c.shape == (2, enc.out_dim) and enc.out_dim == 3 * 4 * 32 * 32 + 8
+    # each sample's planes depend on its own image only, and on the image
+    c0 = enc(images[:1])
+    torch.testing.assert_close(c0, c[:1], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(enc(torch.rand(1, 3, 64, 64))[:, :enc.plane_numel], c0[:, :enc.plane_numel])
+    # gradients reach the backbone through the planes (not only through the code)
+    enc(images)[:, :enc.plane_numel].square().sum().backward()
+    assert enc.backbone.stem[0].weight.grad.abs().sum() > 0 and enc.queries.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="resolution: expected 16 times a power of two"):
+        LocalImageEncoder(resolution=48, img_size=64)
+    with pytest.raises(ValueError, match="images: expected shape"):
+        enc(torch.rand(1, 3, 32, 32))
+    assert QUERY_RES == 16
+
+    cfg = _local_image_config()
+    model = build_model(cfg)
+    assert isinstance(model.encoder, LocalImageEncoder) and isinstance(model.field, LocalField)
+    theta = model.predict_theta(torch.rand(2, 3, 64, 64))
+    assert theta.shape == (2, model.task_net.param_layout().total)
+    with pytest.raises(ConfigError, match="does not read data.input_type 'pointcloud'"):
+        check_model_config(_local_image_config(**{"data.input_type": "pointcloud"}))
+    with pytest.raises(ConfigError, match="'encoder.kind': 'local_resnet'"):
+        check_model_config(_local_image_config(**{"encoder.kind": "resnet"}))

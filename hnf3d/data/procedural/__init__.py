@@ -7,9 +7,13 @@ NOT boolean-unioned: the generalised winding number of the concatenation is >= 1
 the parts, which is how hnf3d labels occupancy. Every part on its own is watertight, winding-consistent, has
 positive volume and no degenerate faces.
 
-Convention: y up, floor at y = 0 (furniture, car), x = width, +z = front; sizes are in "about 1" units (the
-largest side is ~0.5-2); tools/build_dataset.py normalises. Thin parts are never thinner than ~1% of the
-largest side.
+Frames: the category modules draw in the generator frame (y up, floor at y = 0 for furniture and cars, x = width,
++z = front); `make_shape` and `make_parts` return the shapes turned into ShapeNet's canonical frame as the
+Occupancy Networks data holds it (y up, width along z, the front towards +x, the back towards -x: measured on
+the real ShapeNet objects of ../shared/data/real; docs/design.md, "Image renders"), so that a model trained on them predicts in the
+frame of real ShapeNet data. The turn is +90 degrees about y, (x, y, z) -> (z, y, -x): a signed permutation of
+the coordinates, exact in floating point (`to_shapenet_frame`). Sizes are in "about 1" units (the largest side is
+~0.5-2); tools/build_dataset.py normalises. Thin parts are never thinner than ~1% of the largest side.
 
 `make_shape(category, seed)` is deterministic: the generator is seeded with (seed, crc32(category)), so the same
 seed gives byte-identical vertices and faces on the same platform. `make_parts(category, seed)` returns the
@@ -48,7 +52,7 @@ __all__ = [
     "CATEGORIES", "make_shape", "make_parts", "rng_for",
     "make_chair", "make_table", "make_bench", "make_sofa", "make_lamp", "make_cabinet", "make_airplane",
     "make_car", "make_display", "make_loudspeaker", "make_rifle", "make_telephone", "make_vessel",
-    "SDF_FAMILIES", "SDFShape", "make_sdf_shape",
+    "SDF_FAMILIES", "SDFShape", "make_sdf_shape", "to_shapenet_frame",
 ]
 
 # The order is the order of CATEGORIES (tools/make_shapes.py writes the categories in it).
@@ -69,6 +73,18 @@ _PARTS: dict[str, Callable[[np.random.Generator], Parts]] = {
 }
 
 
+def to_shapenet_frame(vertices: np.ndarray) -> np.ndarray:
+    """(N, 3) generator-frame points (x = width, +z = front) -> ShapeNet's frame (z = width, +x = front): the turn
+    (x, y, z) -> (z, y, -x), +90 degrees about y (a proper rotation: faces keep their outward winding). Exact."""
+    v = np.asarray(vertices, np.float64)
+    return np.stack([v[:, 2], v[:, 1], -v[:, 0]], axis=1)
+
+
+def _turned(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """The mesh in ShapeNet's frame (to_shapenet_frame), same faces."""
+    return trimesh.Trimesh(vertices=to_shapenet_frame(mesh.vertices), faces=mesh.faces, process=False)
+
+
 def _on_floor(parts: Parts) -> Parts:
     """Shift the parts so that the lowest point is at y = 0 (a dome base or a tyre may poke below)."""
     low = min(float(p.vertices[:, 1].min()) for p in parts)
@@ -82,11 +98,11 @@ def _maker(name: str) -> Callable[[np.random.Generator], trimesh.Trimesh]:
     build = _PARTS[name]
 
     def make(rng: np.random.Generator) -> trimesh.Trimesh:
-        return assemble(_on_floor(build(rng)))
+        return _turned(assemble(_on_floor(build(rng))))
 
     make.__name__ = make.__qualname__ = f"make_{name}"
-    make.__doc__ = (f"A procedural {name}: parts from the generator `rng`, concatenated; the parameters are "
-                    f"those of {build.__module__}.{build.__name__}.")
+    make.__doc__ = (f"A procedural {name}: parts from the generator `rng`, concatenated, in ShapeNet's frame; the "
+                    f"parameters are those of {build.__module__}.{build.__name__}.")
     return make
 
 
@@ -147,14 +163,16 @@ def rng_for(category: str, seed: int) -> np.random.Generator:
 
 
 def make_parts(category: str, seed: int) -> list[trimesh.Trimesh]:
-    """The closed parts of make_shape(category, seed), each watertight and outward-oriented, in build order."""
+    """The closed parts of make_shape(category, seed), each watertight and outward-oriented, in build order, in
+    ShapeNet's frame."""
     _check_category(category)
     rng = rng_for(category, seed)
-    return _on_floor(_PARTS[category](rng))
+    return [_turned(p) for p in _on_floor(_PARTS[category](rng))]
 
 
 def make_shape(category: str, seed: int) -> trimesh.Trimesh:
-    """Deterministic procedural shape: the same (category, seed) gives byte-identical vertices and faces."""
+    """Deterministic procedural shape in ShapeNet's frame (module docstring): the same (category, seed) gives
+    byte-identical vertices and faces."""
     _check_category(category)
     rng = rng_for(category, seed)
     return CATEGORIES[category](rng)
