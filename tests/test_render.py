@@ -186,3 +186,18 @@ def test_adaptive_supersampling_matches_full():
     assert ((fast.min(-1) < 255) != (full.min(-1) < 255)).mean() < 0.001  # the same silhouettes
     plain = render_views(mesh.vertices, mesh.faces, k, w, supersample=1)
     assert (fast.min(-1) < 255).sum() >= (plain.min(-1) < 255).sum()  # soft edges add partly covered pixels
+
+
+def test_bad_camera_and_colour_arguments_are_refused_by_name():
+    with pytest.raises(ValueError, match="diagonal"):
+        onet_cameras(2, seed=0, diagonal=0.0)
+    with pytest.raises(ValueError, match="diagonal"):
+        onet_cameras(2, seed=0, diagonal=float("nan"))
+    mesh = trimesh.creation.box([0.5, 0.5, 0.5])
+    k, w = onet_cameras(1, seed=0)
+    for bad in ((255, 0, 0), (-1, 0, 0), (1, 2)):
+        with pytest.raises(ValueError, match="base_color"):
+            render_views(mesh.vertices, mesh.faces, k, w, base_color=bad)
+    dark = render_views(mesh.vertices, mesh.faces, k, w, base_color=(40, 40, 40))[0]
+    light = render_views(mesh.vertices, mesh.faces, k, w)[0]
+    assert dark.min() < light.min()  # the colour reaches the pixels
