@@ -1,4 +1,4 @@
-"""Image -> feature planes + global code, for the local field (docs/design.md section 8, "Image input").
+"""Image -> feature planes + global code, for the local field (docs/design.md section 8, "Image encoder").
 
 A single view does not say where its pixels lie in the object's canonical frame (the camera is unknown and goes
 all around the object), so the planes cannot be read off the image by projection as a point cloud's are pooled.
