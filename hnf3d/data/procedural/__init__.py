@@ -13,7 +13,8 @@ Occupancy Networks data holds it (y up, width along z, the front towards +x, the
 the real ShapeNet objects of ../shared/data/real; docs/design.md section 8, "Image data in ShapeNet's frame"), so
 that a model trained on them predicts in the frame of real ShapeNet data. The turn is +90 degrees about y,
 (x, y, z) -> (z, y, -x): a signed permutation of the coordinates, exact in floating point (`to_shapenet_frame`).
-Sizes are in "about 1" units (the largest side is ~0.5-2); tools/build_dataset.py normalises. Thin parts are never thinner than ~1% of the largest side.
+Sizes are in "about 1" units (the largest side is ~0.5-2); tools/build_dataset.py normalises. Thin parts are never
+thinner than ~1% of the largest side.
 
 `make_shape(category, seed)` is deterministic: the generator is seeded with (seed, crc32(category)), so the same
 seed gives byte-identical vertices and faces on the same platform. `make_parts(category, seed)` returns the
