@@ -7,13 +7,16 @@ Validation shapes, none of them in any training set and none of them third-party
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
   seeds no data set uses): thin seats, legs, wings and table tops, the geometry real furniture scans have;
 - the first validation object of each analytic SDF family in datasets/sdf (blob, tube, plate, mechanical, csg),
-  skipped with a note when that data set is not built.
+  skipped with a note when that data set is not built;
+- two open, zero-thickness surfaces, as CAD and ModelNet meshes often are (`open_shapes`): a bowl (the lower part
+  of a sphere) and a curved sheet on four legs thinner than the noise.
 Each is put in the unit box; 3000 surface points (seed 0) + Gaussian noise 0.005 are the input, as the protocol
 samples; the ground truth is 100k surface points and normals (the SDF sets: pointcloud.npz).
 
 Variants (the model's `eval` settings, everything else as the CLI runs it: `Reconstructor.reconstruct(points,
-refine_steps=--steps)`): normals oriented by the spanning tree or by the field's prediction, and the pull towards
-the prediction (`eval.refine_prior`) at a few weights. Metrics: F@1% (hnf3d.eval.metrics), per shape and mean.
+refine_steps=--steps)`): normals oriented by the spanning tree or by the field's prediction, the pull towards
+the prediction (`eval.refine_prior`) at a few weights, and the shell labelled inside around the points
+(`eval.refine_shell`). Metrics: F@1% (hnf3d.eval.metrics), per shape and mean.
 JSON: benchmarks/results/refine-settings-<checkpoint name>.json.
 """
 from __future__ import annotations
@@ -34,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ("chair", "table", "bench", "lamp", "airplane", "car")
 SDF_FAMILIES = ("blob", "tube", "plate", "mechanical", "csg")
 SEED_BASE = 900_000  # procedural seeds no data set uses (the data sets use 0 .. a few thousand)
-VARIANTS = (("tree", 0.0), ("field", 0.0), ("field", 10.0), ("field", 30.0), ("field", 100.0))
+VARIANTS = (("tree", 0.0, 0.0), ("field", 0.0, 0.0), ("field", 10.0, 0.0), ("field", 30.0, 0.0),
+            ("field", 100.0, 0.0), ("field", 100.0, 0.0025), ("field", 100.0, 0.005), ("field", 100.0, 0.0075))
 
 
 def _noisy(points: np.ndarray) -> np.ndarray:
@@ -42,21 +46,42 @@ def _noisy(points: np.ndarray) -> np.ndarray:
     return points + rng.normal(0.0, 0.005, points.shape)
 
 
+def open_shapes() -> dict:
+    """Two open surfaces without thickness: {'bowl': the part of a unit sphere below y = 0.2, 'sheet_on_legs': a
+    1 x 0.8 sheet waved along x, on four legs of radius 0.008}."""
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    bowl = trimesh.Trimesh(sphere.vertices, sphere.faces[sphere.triangles_center[:, 1] < 0.2], process=False)
+    corners = np.array([[-0.5, 0.0, -0.4], [0.5, 0.0, -0.4], [0.5, 0.0, 0.4], [-0.5, 0.0, 0.4]])
+    v, f = trimesh.remesh.subdivide_to_size(corners, np.array([[0, 1, 2], [0, 2, 3]]), max_edge=0.02)
+    v[:, 1] = 0.15 * np.sin(3.0 * v[:, 0])
+    upright = trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0])  # the cylinder's axis z -> y
+    legs = [trimesh.creation.cylinder(radius=0.008, height=0.5,
+                                      transform=trimesh.transformations.translation_matrix([x, -0.25, z]) @ upright)
+            for x in (-0.45, 0.45) for z in (-0.35, 0.35)]
+    return {"bowl": bowl, "sheet_on_legs": trimesh.util.concatenate([trimesh.Trimesh(v, f, process=False)] + legs)}
+
+
+def _mesh_case(name: str, v: np.ndarray, f: np.ndarray) -> dict:
+    from hnf3d.data.normalization import unit_box_normalization
+    from hnf3d.ops import sample_surface
+
+    v = unit_box_normalization(v).apply(v)
+    gt = sample_surface(v, f, 100_000, seed=1)
+    inp = sample_surface(v, f, 3000, seed=0).points.cpu().numpy().astype(np.float64)
+    return {"name": name, "input": _noisy(inp), "gt_points": gt.points.cpu().numpy(),
+            "gt_normals": gt.normals.cpu().numpy()}
+
+
 def validation_cases(sdf_root: Path) -> tuple[list[dict], list[str]]:
     """[{name, input (3000, 3), gt_points, gt_normals}] in the unit box, and notes on what was skipped."""
-    from hnf3d.data.normalization import unit_box_normalization
     from hnf3d.data.procedural import make_shape
-    from hnf3d.ops import sample_surface
 
     cases, skipped = [], []
     for i, cat in enumerate(CATEGORIES):
         mesh = make_shape(cat, SEED_BASE + i)
-        v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
-        v = unit_box_normalization(v).apply(v)
-        gt = sample_surface(v, f, 100_000, seed=1)
-        inp = sample_surface(v, f, 3000, seed=0).points.cpu().numpy().astype(np.float64)
-        cases.append({"name": f"{cat}_{SEED_BASE + i}", "input": _noisy(inp), "gt_points": gt.points.cpu().numpy(),
-                      "gt_normals": gt.normals.cpu().numpy()})
+        cases.append(_mesh_case(f"{cat}_{SEED_BASE + i}", np.asarray(mesh.vertices), np.asarray(mesh.faces)))
     for fam in SDF_FAMILIES:
         listing = sdf_root / fam / "val.lst"
         names = listing.read_text().split() if listing.is_file() else []
@@ -67,6 +92,8 @@ def validation_cases(sdf_root: Path) -> tuple[list[dict], list[str]]:
             p, n = d["points"].astype(np.float64), d["normals"].astype(np.float64)
         pick = np.random.default_rng(0).choice(len(p), 3000, replace=False)
         cases.append({"name": f"{fam}/{names[0]}", "input": _noisy(p[pick]), "gt_points": p, "gt_normals": n})
+    for name, mesh in open_shapes().items():
+        cases.append(_mesh_case(name, np.asarray(mesh.vertices), np.asarray(mesh.faces)))
     return cases, skipped
 
 
@@ -92,12 +119,14 @@ def main(argv=None) -> int:
         return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
 
     rows = [{"variant": "one pass", "fscore@0.01": [f1(rec.reconstruct(c["input"]), c) for c in cases]}]
-    for orient, prior in VARIANTS:
-        rec.config.eval.refine_orient, rec.config.eval.refine_prior = orient, prior
+    for orient, prior, shell in VARIANTS:
+        ev = rec.config.eval
+        ev.refine_orient, ev.refine_prior, ev.refine_shell = orient, prior, shell
         t0 = time.perf_counter()
         scores = [f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
-        rows.append({"variant": f"{orient}, prior {prior:g}", "refine_orient": orient, "refine_prior": prior,
-                     "fscore@0.01": scores, "seconds": time.perf_counter() - t0})
+        rows.append({"variant": f"{orient}, prior {prior:g}, shell {shell:g}", "refine_orient": orient,
+                     "refine_prior": prior, "refine_shell": shell, "fscore@0.01": scores,
+                     "seconds": time.perf_counter() - t0})
         print(f"  {rows[-1]['variant']}: mean F@1% {np.mean(scores):.3f}", flush=True)
     for row in rows:
         row["mean"] = float(np.mean(row["fscore@0.01"]))
@@ -107,7 +136,7 @@ def main(argv=None) -> int:
               "environment": environment("cpu", ("torch", "numpy")), "cases": [c["name"] for c in cases],
               "skipped": skipped, "variants": rows,
               "best": {"refine_orient": best["refine_orient"], "refine_prior": best["refine_prior"],
-                       "mean": best["mean"]}}
+                       "refine_shell": best["refine_shell"], "mean": best["mean"]}}
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"refine-settings-{name}.json"
     write_json_atomic(out, record)
     print(format_table([[r["variant"], f"{r['mean']:.3f}", *(f"{x:.3f}" for x in r["fscore@0.01"])] for r in rows],

@@ -103,6 +103,9 @@ class DataConfig:
         "shapenet", help="'shapenet': the Occupancy Networks layout; 'mesh_folder': meshes sampled on the fly.")
     path: str = _field("datasets/shapenet", help="Root directory of the dataset.")
     categories: Optional[list[str]] = _field(None, help="Category ids to use; None means all categories found.")
+    extra_paths: Optional[list[str]] = _field(
+        None, help="Further dataset roots in the same layout ('shapenet' only), all their categories; their "
+        "splits join those of path (e.g. procedural SDF families plus ShapeNet-like objects).")
     train_split: str = _field("train", help="Name of the training split (ONet: <category>/train.lst).")
     val_split: str = _field("val", help="Name of the validation split.")
     test_split: str = _field("test", help="Name of the test split.")
@@ -222,6 +225,8 @@ class EvalConfig:
         "inside and outside where a thin part defeats the tree).")
     refine_prior: float = _field(0.0, help="Weight of the pull towards the predicted weights "
                                  "during refinement (mean squared difference; 0: none).")
+    refine_shell: float = _field(0.0, help="Refinement labels queries closer than this to a scan point (unit-box "
+                                 "units) inside, so parts thinner than the noise keep a slab (0: none).")
 
 
 @dataclass

@@ -71,6 +71,8 @@ def test_config_loads_and_trains_two_steps(path, meshes, tmp_path, capsys, one_t
     if local:  # small planes; the U-Net needs the resolution divisible by 2^(depth - 1)
         sets += ["task_network.resolution=8", "task_network.channels=4", "encoder.plane_channels=4",
                  "field.width=4", "field.depth=2", "field.cond_dim=8"]
+    if cfg.data.extra_paths:  # the stand-in mesh folder is the one data root
+        sets.append("data.extra_paths=[]")
     if cfg.objective.kind == "weights":
         # the tools/fit_shapes.py output format: theta_star (S, P), theta_0 (P,), metadata fit_shapes.models
         net = TaskNetwork(cfg.task_network.n_frequencies, [16])

@@ -198,8 +198,9 @@ def test_the_local_prediction_orients_thin_parts_the_tree_cannot():
     assert right["tree"] < 0.7 and right["field"] > 0.8, right
 
 
-def test_a_negative_refine_prior_in_a_model_config_is_named(chair_points):
+@pytest.mark.parametrize("key", ["refine_prior", "refine_shell"])
+def test_a_negative_refine_setting_in_a_model_config_is_named(chair_points, key):
     local = Reconstructor.load("local", device="cpu")
-    local.config.eval.refine_prior = -1.0
-    with pytest.raises(ValueError, match="eval.refine_prior: expected a finite number"):
+    setattr(local.config.eval, key, -1.0)
+    with pytest.raises(ValueError, match=f"eval.{key}: expected a finite number"):
         local.reconstruct(chair_points, refine_steps=1, resolution=32)

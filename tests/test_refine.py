@@ -28,6 +28,27 @@ def test_pseudo_labels_match_the_inside_and_are_seeded(sphere_cloud):
     assert not torch.equal(other.queries, data.queries)
 
 
+def test_a_shell_keeps_a_sheet_that_the_winding_number_erases():
+    """A flat open sheet (zero thickness, normals +y): its winding number is about +-1/2 on its two sides, so no
+    query is inside; with shell=s the queries within s of a point are, and the others keep their labels."""
+    rng = np.random.default_rng(0)
+    xz = rng.uniform(-0.4, 0.4, (3000, 2))
+    p = torch.tensor(np.stack([xz[:, 0], np.zeros(3000), xz[:, 1]], 1), dtype=torch.float32)
+    n = torch.tensor([[0.0, 1.0, 0.0]]).expand(3000, 3).contiguous()
+    bare = pseudo_labels(p, n, n_uniform=2000, n_near=4000, seed=1)
+    shell = pseudo_labels(p, n, n_uniform=2000, n_near=4000, seed=1, shell=0.005)
+    assert torch.equal(bare.queries, shell.queries)
+    near = shell.queries[:, 1].abs() < 0.003
+    inner = near & (shell.queries[:, [0, 2]].abs() < 0.35).all(1)
+    assert bare.labels[inner].mean() < 0.5  # the sheet is gone without the shell (about +-1/2 on both sides)
+    assert shell.labels[inner].mean() > bare.labels[inner].mean() + 0.3  # 3000 points: about 0.015 apart
+    from scipy.spatial import cKDTree
+
+    dist = torch.from_numpy(cKDTree(p.numpy()).query(shell.queries.numpy())[0])
+    assert torch.equal(shell.labels[dist >= 0.005], bare.labels[dist >= 0.005])
+    assert bool((shell.labels[dist < 0.005] == 1).all())
+
+
 def test_refinement_fits_the_shape_and_is_deterministic(sphere_cloud):
     torch.manual_seed(0)
     p, n = sphere_cloud

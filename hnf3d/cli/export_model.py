@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-prior", type=float, default=None,
                    help="weight of refinement's pull towards the prediction, stored as eval.refine_prior "
                         "(default: the training config's)")
+    p.add_argument("--refine-shell", type=float, default=None,
+                   help="half-thickness labelled inside around a scan's points during refinement, stored as "
+                        "eval.refine_shell (default: the training config's)")
     return p
 
 
@@ -110,7 +113,10 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
     t = cfg.training
     o = cfg.objective
     objective = o.kind if o.kind != "gradient_matching" else f"gradient matching, variant {o.variant}"
-    n_train, n_cat = _split_counts(data, cfg.data.train_split)
+    roots = [data] + list(cfg.data.extra_paths or [])  # extra_paths: further roots whose splits joined training
+    counts = [_split_counts(r, cfg.data.train_split) for r in roots]
+    n_train, n_cat = sum(n for n, _ in counts), sum(c for _, c in counts)
+    sets = " + ".join(f"`{r}` ({n} shapes)" for r, (n, _) in zip(roots, counts)) if len(roots) > 1 else f"`{data}`"
     lines = [
         f"# Model card: `{name}` (hnf3d {cfg.data.input_type} model, {cfg.task_network.kind} task network)",
         "",
@@ -120,7 +126,7 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         f"- **Output**: {_output(cfg)} = Phi(T, c); a mesh by hierarchical extraction.",
         f"- **Architecture**: {_architecture(cfg)}, T = {cfg.field.T}.",
         f"- **Objective**: {objective}, the best one the project's benchmark shows: {_objective_evidence()}.",
-        f"- **Training data**: the project's procedural synthetic set (`{cfg.data.path}`, split "
+        f"- **Training data**: the project's procedural synthetic set ({sets}, split "
         f"`{cfg.data.train_split}`: {n_train} shapes of {n_cat} categories; built by the commands in "
         f"datasets/README.md). No ShapeNet or other third-party data.",
         f"- **Training**: `python tools/train.py --config configs/{cfg.name}.yaml` "
@@ -132,7 +138,8 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         + ("; no test-time refinement (an image has no points to fit)." if cfg.data.input_type == "image" else
            f"; test-time refinement with Adam lr {cfg.eval.refine_lr}, normals oriented by "
            f"{'the prediction (field)' if cfg.eval.refine_orient == 'field' else 'a spanning tree'}, pull "
-           f"towards the prediction {cfg.eval.refine_prior:g}."),
+           f"towards the prediction {cfg.eval.refine_prior:g}, shell around the points labelled inside "
+           f"{cfg.eval.refine_shell:g}."),
         "",
         "## Metrics on the synthetic test split",
         "",
@@ -178,6 +185,8 @@ def _check(args) -> tuple[Path, Path]:
         check_float("--refine-lr", args.refine_lr, min_value=0.0, max_value=1.0, open_interval=True)
     if args.refine_prior is not None:
         check_float("--refine-prior", args.refine_prior, min_value=0.0)
+    if args.refine_shell is not None:
+        check_float("--refine-shell", args.refine_shell, min_value=0.0)
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -212,7 +221,7 @@ def main(argv=None) -> int:
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
     chosen = {"threshold": args.threshold, "refine_lr": args.refine_lr, "refine_orient": args.refine_orient,
-              "refine_prior": args.refine_prior}
+              "refine_prior": args.refine_prior, "refine_shell": args.refine_shell}
     if any(v is not None for v in chosen.values()):
         from ..config import config_from_dict, config_to_dict
 

@@ -174,10 +174,11 @@ class Reconstructor:
         return self.model.predict_theta(x)[0]
 
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
-                lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0):
+                lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
-        starting prediction). prior: the pull towards the starting theta."""
+        starting prediction). prior: the pull towards the starting theta. shell: the half-thickness labelled
+        inside around the points (pseudo_labels)."""
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
         from .refine import outward_directions, pseudo_labels, refine_theta
 
@@ -195,7 +196,8 @@ class Reconstructor:
         with timer.stage("pseudo_labels"):
             # the object lies within its points' bounding box (plus the noise): a margin of 2% of the unit box
             lo, hi = unit.min(0) - BOUNDS_MARGIN, unit.max(0) + BOUNDS_MARGIN
-            data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed, bounds=(lo, hi))
+            data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed, bounds=(lo, hi),
+                                 shell=shell)
         with timer.stage("refine"):
             theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior)
         return theta, losses
@@ -211,12 +213,13 @@ class Reconstructor:
             ev = self.config.eval
             orient = ev.refine_orient
             prior = check_float(f"{self.source}: eval.refine_prior", ev.refine_prior, min_value=0.0)
+            shell = check_float(f"{self.source}: eval.refine_shell", ev.refine_shell, min_value=0.0)
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior = "tree", 0.0
             lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
-                                         timer=timer, lr=lr, orient=orient, prior=prior)
+                                         timer=timer, lr=lr, orient=orient, prior=prior, shell=shell)
         return theta, cleaned, norm, box, losses
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,

@@ -10,6 +10,9 @@ field was trained to shortcut, on this one shape:
    surface is decided). A model whose eval.refine_orient is 'field' orients the normals by its own prediction
    (`outward_directions`: the gradient of f(x; Phi(T, c))): the spanning-tree orientation flips about half of
    them on thin parts (chair seats, table tops), which turns the labels of such shapes to noise;
+   A model with eval.refine_shell > 0 also labels a thin shell around the points inside, so that parts thinner
+   than the noise (sheets, legs, zero-thickness CAD surfaces) are not erased by labels that read outside on both
+   of their sides;
 2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c), plus
    eval.refine_prior times the mean squared distance to Phi(T, c), which keeps the prediction where the labels
    say little.
@@ -40,13 +43,17 @@ class PseudoLabels:
 
 def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1.1, n_uniform: int = 20_000,
                   n_near: int = 40_000, sigmas: tuple[float, float] = (0.02, 0.005), seed: int = 0,
-                  bounds: tuple | None = None) -> PseudoLabels:
+                  bounds: tuple | None = None, shell: float = 0.0) -> PseudoLabels:
     """Inside/outside labels from the winding number of the oriented point cloud (points, normals), both (N, 3)
     in the normalised frame. Queries: n_uniform uniform in [-box/2, box/2]^3, and n_near points displaced from
     random input points by Gaussian noise, half with each sigma of `sigmas` (fractions of the unit box).
     bounds: optional (lo (3,), hi (3,)): queries outside this box are labelled outside whatever the winding
     number says (an object lies within the bounding box of points sampled all over it; where a scan is open or
-    inconsistently oriented, its winding number is not reliable far from the points)."""
+    inconsistently oriented, its winding number is not reliable far from the points).
+    shell > 0: queries closer than `shell` to a point are labelled inside. A part thinner than the scan's noise
+    (a sheet, a chair leg, a zero-thickness CAD surface) has no winding-number inside: both of its sides read
+    about +-1/2, so the labels would erase it; the shell keeps a slab the occupancy grid can hold. On a solid
+    part it moves the surface out by at most `shell`."""
     from ..ops import estimate_point_areas, point_cloud_winding_number
 
     points = points.float()
@@ -62,6 +69,11 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
     areas = estimate_point_areas(points)
     wn = point_cloud_winding_number(points, normals, queries, areas)
     inside = wn.cpu() > 0.5
+    if shell:
+        from scipy.spatial import cKDTree
+
+        dist, _ = cKDTree(points.cpu().numpy()).query(queries.numpy(), k=1)
+        inside |= torch.from_numpy(dist < shell)
     if bounds is not None:
         lo, hi = (torch.as_tensor(np.asarray(b), dtype=queries.dtype) for b in bounds)
         inside &= ((queries >= lo) & (queries <= hi)).all(1)

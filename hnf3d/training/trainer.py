@@ -83,14 +83,24 @@ def build_datasets(cfg: Config):
     d = cfg.data
     seed = cfg.training.seed
     if d.dataset == "shapenet":
-        from ..data.shapenet import ShapeNetDataset
+        from ..data.shapenet import DatasetUnion, ShapeNetDataset
+
+        def make_one(root, categories, split, k):
+            # part k draws with seed + k: two parts' item i must not share their randomness
+            return ShapeNetDataset(root, split=split, categories=categories, input_type=d.input_type,
+                                   n_input_points=d.n_input_points, input_noise=d.input_noise,
+                                   n_query_points=d.n_query_points, img_size=d.img_size, seed=seed + k,
+                                   near_surface_fraction=d.near_surface_fraction if split == d.train_split else 0.0)
 
         def make(split):
-            return ShapeNetDataset(d.path, split=split, categories=d.categories, input_type=d.input_type,
-                                   n_input_points=d.n_input_points, input_noise=d.input_noise,
-                                   n_query_points=d.n_query_points, img_size=d.img_size, seed=seed,
-                                   near_surface_fraction=d.near_surface_fraction if split == d.train_split else 0.0)
+            main = make_one(d.path, d.categories, split, 0)
+            if not d.extra_paths:
+                return main
+            return DatasetUnion([main] + [make_one(p, None, split, k) for k, p in enumerate(d.extra_paths, 1)])
     else:
+        if d.extra_paths:
+            raise ValueError("data.extra_paths: only the 'shapenet' dataset joins several roots; got dataset "
+                             "'mesh_folder'")
         if d.input_type != "pointcloud":
             raise ValueError(f"data.input_type {d.input_type!r}: the mesh_folder dataset only gives point clouds; "
                              "build an ONet-layout dataset (tools/build_dataset.py) for image inputs")

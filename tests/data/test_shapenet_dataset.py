@@ -321,3 +321,35 @@ def test_real_shapenet_image(real_onet):
         with np.load(real_onet / item["category"] / item["model"] / "pointcloud.npz") as npz:
             np.testing.assert_allclose(item["loc"].numpy(), npz["loc"].astype(np.float32))
             np.testing.assert_allclose(item["scale"].item(), float(npz["scale"]))
+
+
+def test_extra_paths_join_the_splits_of_several_roots(tiny, tmp_path):
+    from hnf3d.config import config_from_dict
+    from hnf3d.training.trainer import build_datasets
+
+    root, _ = tiny
+    for synset in CATS:
+        (root / synset / "val.lst").write_text("")
+    other = tmp_path / "other"
+    write_model(other / "blob" / "x0", seed=99)
+    (other / "blob" / "train.lst").write_text("x0\n")
+    (other / "blob" / "val.lst").write_text("x0\n")
+    cfg = config_from_dict({"data": {"path": str(root), "extra_paths": [str(other)], "n_query_points": 64,
+                                     "n_input_points": 32}})
+    train, val = build_datasets(cfg)
+    assert len(train) == 5 + 1 and len(val) == 0 + 1
+    last = train[5]
+    assert (last["category"], last["model"], last["idx"]) == ("blob", "x0", 5)
+    alone = ShapeNetDataset(other, split="train", n_input_points=32, n_query_points=64,
+                            seed=cfg.training.seed + 1)
+    assert torch.equal(last["inputs"], alone[0]["inputs"])  # part k draws with seed + k
+    train.set_epoch(3)
+    alone.set_epoch(3)
+    assert torch.equal(train[5]["inputs"], alone[0]["inputs"])
+    assert not torch.equal(train[5]["inputs"], last["inputs"])
+    with pytest.raises(IndexError):
+        train[6]
+
+    cfg = config_from_dict({"data": {"dataset": "mesh_folder", "path": str(root), "extra_paths": [str(other)]}})
+    with pytest.raises(ValueError, match="extra_paths"):
+        build_datasets(cfg)
