@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from .metadata import read_metadata
 from .transforms import add_noise, collate, item_rng, load_image, subsample_indices
@@ -363,36 +363,20 @@ class ShapeNetDataset(Dataset):
         return image, camera_mat, world_mat
 
 
-class DatasetUnion(Dataset):
-    """Several datasets read as one (e.g. the procedural SDF families and the ShapeNet-like furniture set).
+class DatasetUnion(ConcatDataset):
+    """Several datasets read as one (e.g. the procedural SDF families and the ShapeNet-like furniture set):
+    torch's ConcatDataset, plus `set_epoch` for every part and "idx" rewritten to the index in the union.
 
-    Item i of the union is item i - offset_k of part k, with "idx" rewritten to i. Each part keeps its own seed,
-    so give the parts different seeds (build_datasets uses seed + k) when their items must not share randomness.
+    Each part keeps its own seed, so give the parts different seeds (build_datasets uses seed + k) when their items
+    must not share randomness.
     """
 
-    def __init__(self, parts: list[Dataset]):
-        if not parts:
-            raise ValueError("DatasetUnion: needs at least one dataset")
-        self.parts = list(parts)
-        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
-
     def set_epoch(self, epoch: int) -> None:
-        for p in self.parts:
-            p.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def __repr__(self) -> str:
-        return "DatasetUnion(" + ", ".join(repr(p) for p in self.parts) + ")"
+        for part in self.datasets:
+            part.set_epoch(epoch)
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         idx = int(idx)
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} out of range for a dataset of {n} models")
-        idx %= n
-        k = int(np.searchsorted(self.offsets, idx, side="right")) - 1
-        item = self.parts[k][idx - int(self.offsets[k])]
-        item["idx"] = idx
+        item = super().__getitem__(idx)
+        item["idx"] = idx % len(self)
         return item
