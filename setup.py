@@ -17,7 +17,9 @@ extras = {
     "fast": ["point-cloud-utils>=0.30", "pykdtree>=1.3", "embreex>=2.17", "rtree>=1.0"],
     # Custom CUDA kernels; on CPU they run only through TRITON_INTERPRET=1 (used by the tests).
     "triton": ["triton>=3.0"],
-    "test": ["pytest>=7", "triton>=3.0"],
+    # The benchmarks' plots (docs/*.png); the tests draw one too.
+    "bench": ["matplotlib>=3.5"],
+    "test": ["pytest>=7", "triton>=3.0", "matplotlib>=3.5"],
 }
 extras["all"] = sorted({d for k in ("fast", "triton") for d in extras[k]})
 

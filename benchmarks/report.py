@@ -6,7 +6,8 @@
 
 Inputs: the comparison table's rows are tools/evaluate.py runs on the synthetic test split, each written with
 --json to benchmarks/results/eval-synthetic-test-*.json (ROWS lists them with the command that made each); the
-compute study is benchmarks/results/compute-study-<input>.json from benchmarks/compute_study.py; the real-data
+compute studies are benchmarks/results/compute-study-<input>.json and compute-study-local-pointcloud.json from
+benchmarks/compute_study.py; the real-data
 section is benchmarks/results/real-<family>.json from benchmarks/reconstruct.py (REAL_RUNS). A missing file is an
 error naming it and the command that makes it.
 """
@@ -27,7 +28,8 @@ RESULTS = REPO / "benchmarks" / "results"
 DOC = REPO / "docs" / "benchmarks.md"
 INPUT_NAMES = {"pointcloud": "point cloud (3000 points, noise 0.005)", "image": "image (view 000)"}
 METHOD_NAMES = {"gm_A": "gradient matching A", "gm_A_lr1e-4": "gradient matching A, lr 1e-4",
-                "gm_B": "gradient matching B", "direct": "direct", "weights": "weights (regress fitted theta*)"}
+                "gm_B": "gradient matching B", "direct": "direct", "weights": "weights (regress fitted theta*)",
+                "gm": "gradient matching A (configs/local_pc_gm.yaml)"}
 EVAL = "python tools/evaluate.py --data datasets/synthetic --split test"
 
 
@@ -185,6 +187,25 @@ def _fmt_flops(x: float) -> str:
     return f"{x:.2e}".replace("e+", "e")
 
 
+def _study_table(doc: dict, quality: tuple) -> list[str]:
+    """A compute study's table: per objective and budget the compute columns, then `quality`'s
+    ((header, key, scale), ...) columns."""
+    lines = ["| objective | steps | training s | fitting s | total s | total FLOPs | "
+             + " | ".join(h for h, _, _ in quality) + " |", "|---" * (6 + len(quality)) + "|"]
+    for method, run in doc["methods"].items():
+        for p in sorted(run["points"], key=lambda p: p["step"]):
+            lines.append(f"| {METHOD_NAMES[method]} | {p['step']} | {p['train_seconds']:.0f} | "
+                         f"{p['fit_seconds']:.0f} | {p['total_seconds']:.0f} | {_fmt_flops(p['total_flops'])} | "
+                         + " | ".join(f"{p[k] * scale:.3f}" for _, k, scale in quality) + " |")
+    return lines
+
+
+def _per_step(doc: dict) -> str:
+    """Each objective's measured seconds and counted FLOPs per training step, in words."""
+    return "; ".join(f"{METHOD_NAMES[m]} {r['seconds_per_step']:.3f} s, {_fmt_flops(r['flops_per_step'])} FLOPs"
+                     for m, r in doc["methods"].items())
+
+
 def study_section(input_kind: str) -> str:
     doc = _load(f"compute-study-{input_kind}.json", f"python benchmarks/compute_study.py report --input {input_kind}")
     fit = doc["fit"] or {}
@@ -193,15 +214,9 @@ def study_section(input_kind: str) -> str:
              "",
              f"![compute study, {input_kind}](compute_study_{input_kind}.png)",
              "",
-             "| objective | steps | training s | fitting s | total s | total FLOPs | IoU | F@1% | Chamfer-L1 x10 |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for method, run in doc["methods"].items():
-        for p in sorted(run["points"], key=lambda p: p["step"]):
-            lines.append(f"| {METHOD_NAMES[method]} | {p['step']} | {p['train_seconds']:.0f} | "
-                         f"{p['fit_seconds']:.0f} | {p['total_seconds']:.0f} | {_fmt_flops(p['total_flops'])} | "
-                         f"{p['iou']:.3f} | {p['fscore@0.01']:.3f} | {p['chamfer_l1'] * 10:.3f} |")
-    per_step = "; ".join(f"{METHOD_NAMES[m]} {r['seconds_per_step']:.3f} s, {_fmt_flops(r['flops_per_step'])} "
-                         f"FLOPs" for m, r in doc["methods"].items())
+             *_study_table(doc, (("IoU", "iou", 1.0), ("F@1%", "fscore@0.01", 1.0),
+                                 ("Chamfer-L1 x10", "chamfer_l1", 10.0)))]
+    per_step = _per_step(doc)
     t = doc["timing"]
     fit_s = t["fit_per_shape_step"] * fit["shapes"] * fit["steps"]
     logged = "; ".join(f"{METHOD_NAMES[m]} {max(p['logged_train_seconds'] for p in r['points']):.0f} s"
@@ -232,6 +247,46 @@ def study_section(input_kind: str) -> str:
                       + (f", direct {c['direct_best_iou']:.3f}" if "direct_best_iou" in c else "")
                       + f". The weights baseline's best snapshot (step {c['weights_best_step']}) cost "
                         f"{s['weights_total']:.0f} s in all, {s['weights_fit_share'] * 100:.0f}% of it fitting."]
+    return "\n".join(lines)
+
+
+def local_study_section() -> str:
+    """The compute study of the local field (issue 13): IoU per budget and objective, the matched-step gaps, the
+    claim and the gradient-matching run's log windows, all from compute-study-local-pointcloud.json."""
+    local = study.LOCAL
+    name = local.results_name("pointcloud")
+    doc = _load(f"{name}.json", "PYTHONPATH=. python benchmarks/compute_study.py report --field local")
+    fit = doc["fit"]
+    lines = [f"## Compute study on the local field (point clouds, {doc['data']}, validation split, "
+             f"{doc['objects']} objects)", "",
+             "Issue 13's comparison: configs/local_pc.yaml's network (the shipped local point-cloud model's "
+             "architecture) trained with each objective for the same steps on the same data (`LOCAL` in "
+             "benchmarks/compute_study.py; gradient matching = configs/local_pc_gm.yaml). Scored by "
+             f"{doc['protocol']}.", "",
+             f"![compute study, local field]({name.replace('-', '_')}.png)", "",
+             *_study_table(doc, (("IoU", "iou", 1.0),))]
+    per_step = _per_step(doc)
+    t = doc["timing"]
+    lines += ["", f"Per training step (batch 8, measured side by side in one process, one thread): {per_step}. "
+                  f"Fitting the {fit['shapes']} training shapes for `weights` ({fit['steps']} Adam steps each, "
+                  f"`{doc['fit_command']}`): {t['fit_per_shape_step'] * 1e3:.2f} ms per shape and step, "
+                  f"{t['fit_per_shape_step'] * fit['shapes'] * fit['steps']:.0f} s in all."]
+    m = doc["matched"]
+    last = max(int(k) for k in m["per_step"])
+    for gm in local.gm_runs:
+        gaps = ", ".join(f"{m[f'{gm}_minus_{o}_at_{last}']:+.3f} against {o}" for o in ("direct", "weights")
+                         if f"{gm}_minus_{o}_at_{last}" in m)
+        falls = m.get(f"{gm}_task_loss_at_T_falls_every_window")
+        log = doc["methods"][gm]["log"]
+        lines += ["", f"At step {last}, {METHOD_NAMES[gm]}: {gaps} (validation IoU). Task loss of Phi(T, c) on the "
+                      "fixed validation batch (training.probe_every), median per window of "
+                      f"{log[0]['last_step']} steps: " + ", ".join(f"{w['probe_task_loss_median']:.3g}" for w in log
+                                                                  if 'probe_task_loss_median' in w)
+                  + f" ({'falls in every window' if falls else 'does not fall in every window'}); task loss at "
+                    "the sampled t: " + ", ".join(f"{w['task_loss_median']:.3g}" for w in log)
+                  + "; largest teacher step norm: " + ", ".join(f"{w['step_norm_max']:.3g}" for w in log) + "."]
+    c = doc["claim"]
+    lines += ["", f"**The paper's claim on this run: {c.get('statement', c.get('status'))}.**"]
     return "\n".join(lines)
 
 
@@ -278,6 +333,7 @@ def render() -> str:
               ""]
     for kind in ("pointcloud", "image"):
         parts += [study_section(kind), ""]
+    parts += [local_study_section(), ""]
     parts += [real_data_section()]
     trainings = [r for r in ROWS if r.get("method")]
     parts += ["## Reproduce",
@@ -301,6 +357,12 @@ def render() -> str:
     parts += ["# the compute study: scores the snapshots on val, times the steps side by side, plots",
               "PYTHONPATH=. python benchmarks/compute_study.py report --input pointcloud",
               "PYTHONPATH=. python benchmarks/compute_study.py report --input image",
+              "# the local field's study (datasets/sdf, datasets/README.md); its gm run is "
+              "benchmarks/gm_ablation.py's chosen one",
+              "PYTHONPATH=. python benchmarks/compute_study.py fit --field local",
+              *(f"PYTHONPATH=. python benchmarks/compute_study.py train --field local --method {m}"
+                for m in study.LOCAL.curves["pointcloud"]),
+              "PYTHONPATH=. python benchmarks/compute_study.py report --field local",
               "PYTHONPATH=. python benchmarks/report.py", "```", ""]
     return "\n".join(parts)
 

@@ -186,6 +186,14 @@ class ObjectiveConfig:
     step_rule: Literal["sgd", "normalized", "adam"] = _field(
         "sgd", help="Teacher step computed from the gradient: plain SGD, normalised, or Adam-like.")
     normalize_loss: bool = _field(True, help="Divide the matching loss by eta^2 * mean ||step||^2.")
+    k_steps: int = _field(1, bounds=(1, 2**24), help="Gradient matching: teacher steps per target; Phi(t + k, c) is "
+                          "matched to K real steps from Phi(t, c), so the chain from 0 to T is K times shorter.")
+    k_sampling: Literal["fixed", "uniform"] = _field(
+        "fixed", help="Gradient matching: k = k_steps ('fixed') or k ~ U{1..k_steps} ('uniform'), per sample.")
+    target_ema: float = _field(0.0, help="Gradient matching (variant A): th_t comes from an exponential moving "
+                               "average of the field with this decay per update, e.g. 0.999 (0: the field itself).")
+    delta_space: bool = _field(True, help="Gradient matching: form Phi(t + k) - Phi(t) in delta space (no "
+                               "cancellation of two full weight vectors) when the field allows it.")
     weights_path: Optional[str] = _field(None, help="Pre-fitted weights for kind 'weights' (tools/fit_shapes.py).")
 
 
@@ -197,6 +205,15 @@ class TrainingConfig:
     lr: float = _field(1e-4, help="Learning rate of the field and encoder (lower it as T grows).")
     lr_schedule: Literal["constant", "cosine"] = _field(
         "constant", help="'constant': lr throughout; 'cosine': lr * (1 + cos(pi * step / max_steps)) / 2.")
+    warmup_steps: int = _field(0, bounds=(0, 2**40), help="Linear learning-rate warm-up over the first this many "
+                               "updates (0: none).")
+    grad_clip: float = _field(0.0, help="Clip the global gradient norm of each update to this (0: no clipping; the "
+                              "norm is logged either way).")
+    guard: float = _field(0.0, help="Divergence guard: skip an update whose task loss at the sampled t or teacher "
+                          "step norm exceeds this many times its running average (0: off; skips are logged).")
+    probe_every: int = _field(0, bounds=(0, 2**40), help="Every this many updates log the IoU and task loss of "
+                              "Phi(T, c) on a fixed validation batch (0: never): a progress figure for gradient "
+                              "matching, whose normalised loss stays ~1.")
     max_steps: int = _field(10000, bounds=(0, 2**40), help="Number of optimiser updates.")
     validate_every: int = _field(500, bounds=(0, 2**40), help="Validate every this many steps (0: never).")
     checkpoint_every: int = _field(500, bounds=(0, 2**40),

@@ -75,3 +75,20 @@ def test_shipped_model_source_is_portable():
     from hnf3d.pipeline.reconstructor import Reconstructor
 
     assert Reconstructor.load("global", device="cpu").source == "hnf3d/pretrained/pointcloud.safetensors"
+
+
+def test_local_compute_study_json_is_complete():
+    local = report.study.LOCAL
+    doc = json.loads((report.RESULTS / f"{local.results_name('pointcloud')}.json").read_text())
+    assert doc["field"] == "local" and doc["data"] == local.data
+    assert set(doc["methods"]) == set(local.curves["pointcloud"])
+    for method, run in doc["methods"].items():
+        assert [p["step"] for p in run["points"]] == local.inputs["pointcloud"]["budgets"]
+        for p in run["points"]:
+            assert p["total_seconds"] == pytest.approx(p["train_seconds"] + p["fit_seconds"])
+            assert (p["fit_seconds"] > 0) == (method == "weights")
+            assert doc["matched"]["per_step"][str(p["step"])][method] == p["iou"]
+    gm = doc["methods"]["gm"]
+    assert gm["log"] and all("probe_task_loss_median" in w for w in gm["log"])
+    assert isinstance(doc["claim"]["holds"], bool) and doc["claim"]["statement"] in report.DOC.read_text()
+    assert (report.REPO / "docs" / f"{local.results_name('pointcloud').replace('-', '_')}.png").is_file()

@@ -143,6 +143,9 @@ BAD = [
     ("trajectory", ["--checkpoint", "DIR", "--out", "OUT.json"], "--checkpoint"),
     ("reconstruct", ["--pc", "DIR", "--out", "OUT.ply"], "is a directory"),
     ("fit_shapes", ["--data", "MESHES", "--out", "PC/f.safetensors"], "--out"),  # its folder is a file
+    ("fit_shapes", ["--data", "MESHES", "--out", "OUT/f.safetensors", "--config", "DIR"], "--config"),
+    ("fit_shapes", ["--data", "MESHES", "--out", "OUT/f.safetensors", "--near-surface-fraction", "1.5"],
+     "--near-surface-fraction"),
     ("simulate_scan", ["--out", "DIR"], "--out"),
     # devices nothing can compute on
     ("reconstruct", ["--pc", "PC", "--out", "OUT.ply", "--device", "meta"], "--device"),

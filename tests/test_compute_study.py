@@ -93,32 +93,84 @@ def test_claim_holds_and_fails():
     assert c["gm_A_run"] == "gm_A_lr1e-4" and c["total_seconds"]["ratio_weights_over_gm_A"] == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("input_kind", sorted(cs.INPUTS))
-def test_study_runs_resolve(input_kind):
-    spec = cs.INPUTS[input_kind]
-    for method in cs.METHODS:
-        cfg = cs.study_config(input_kind, method)
+@pytest.mark.parametrize("study, input_kind", [(st, kind) for st in cs.STUDIES.values() for kind in sorted(st.inputs)],
+                         ids=lambda v: getattr(v, "name", v))
+def test_study_runs_resolve(study, input_kind):
+    spec = study.inputs[input_kind]
+    for method in study.methods:
+        cfg = cs.study_config(input_kind, method, study)
         assert cfg.training.max_steps == spec["steps"] and cfg.training.keep_steps == spec["budgets"]
-        assert cfg.data.input_type == input_kind
-        assert cfg.objective.kind == ("gradient_matching" if method.startswith("gm_") else method)
+        assert cfg.data.input_type == input_kind and cfg.data.path.endswith(study.data)
+        assert cfg.objective.kind == ("gradient_matching" if method.startswith("gm") else method)
         if method.startswith("gm_"):
             assert cfg.objective.variant == method[3]
-        cmd = cs.train_command(input_kind, method)
-        assert cmd[:3] == ["tools/train.py", "--config", spec["config"]] and cs.run_dir(input_kind, method) in cmd
+        if study.scoring == "trainer":  # every budget's snapshot carries the trainer's validation IoU
+            assert all(b % cfg.training.validate_every == 0 for b in spec["budgets"])
+        cmd = cs.train_command(input_kind, method, study)
+        assert cmd[:3] == ["tools/train.py", "--config", spec["config"]]
+        assert cs.run_dir(input_kind, method, study) in cmd
     # the weights targets are fitted with the configs' task network and theta_0 seed
-    cfg = cs.study_config(input_kind, "weights")
-    fit = cs.FIT_ARGS
-    assert fit[fit.index("--hidden") + 1] == ",".join(str(h) for h in cfg.task_network.hidden)
-    assert int(fit[fit.index("--n-frequencies") + 1]) == cfg.task_network.n_frequencies
-    assert int(fit[fit.index("--theta0-seed") + 1]) == cfg.training.seed
+    cfg = cs.study_config(input_kind, "weights", study)
+    fit = dict(zip(study.fit_args[::2], study.fit_args[1::2]))
+    task = cs._fit_task_network(fit)
+    from hnf3d.models.build import build_task_network
+
+    assert task.config() == build_task_network(cfg).config()
+    assert int(fit["--theta0-seed"]) == cfg.training.seed
+    assert cs.fit_command(study)[:5] == ["tools/fit_shapes.py", "--data", study.data, "--out", study.fit_file]
+
+
+def test_local_study_trains_the_shipped_gradient_matching_config():
+    """The local study's gm run and configs/local_pc_gm.yaml (what a user trains) are the same objective."""
+    from hnf3d.config import load_config
+
+    run = cs.study_config("pointcloud", "gm", cs.LOCAL)
+    user = load_config(str(REPO / "configs" / "local_pc_gm.yaml"))
+    assert run.objective == user.objective
+    for key in ("lr", "lr_schedule", "warmup_steps", "grad_clip", "guard", "batch_size", "seed"):
+        assert getattr(run.training, key) == getattr(user.training, key), key
+    assert run.field == user.field and run.task_network == user.task_network and run.encoder == user.encoder
+
+
+def test_matched_steps_and_falling_windows():
+    log_falls = [{"probe_task_loss_median": v} for v in (0.3, 0.2, 0.15)]
+    assert cs.falls_every_window(log_falls) is True
+    assert cs.falls_every_window(log_falls + [{"probe_task_loss_median": 0.16}]) is False
+    assert cs.falls_every_window([{"loss_median": 1.0}]) is None
+    methods = {"gm": {"points": [{"step": 250, "iou": 0.5}, {"step": 500, "iou": 0.7}], "log": log_falls},
+               "direct": {"points": [{"step": 250, "iou": 0.6}, {"step": 500, "iou": 0.71}], "log": []},
+               "weights": {"points": [{"step": 250, "iou": 0.3}, {"step": 500, "iou": 0.4}], "log": []}}
+    m = cs.matched_steps(methods, ("gm",))
+    assert m["per_step"]["500"] == {"gm": 0.7, "direct": 0.71, "weights": 0.4}
+    assert m["gm_minus_direct_at_500"] == pytest.approx(-0.01) and m["gm_minus_weights_at_500"] == pytest.approx(0.3)
+    assert m["gm_task_loss_at_T_falls_every_window"] is True
 
 
 def test_log_summary_windows(tmp_path):
     log = tmp_path / "log.csv"
-    rows = ["step,loss,task_loss,raw_loss,step_norm,t_mean,val_iou,seconds"]
-    rows += [f"{s},1.0,{0.1 if s <= 4 else 100.0},,{s},5,,{s}" for s in range(1, 8)]
+    rows = ["step,loss,task_loss,raw_loss,step_norm,t_mean,skipped,probe_iou,probe_task_loss,val_iou,seconds"]
+    rows += [f"{s},1.0,{0.1 if s <= 4 else 100.0},,{s},5,{s // 5},{s / 10 if s % 2 else ''},{1 / s if s % 2 else ''},,{s}"
+             for s in range(1, 8)]
     log.write_text("\n".join(rows) + "\n")
     out = cs.log_summary(log, window=4)
     assert [(w["first_step"], w["last_step"]) for w in out] == [(1, 4), (5, 7)]
     assert out[0]["task_loss_median"] == 0.1 and out[1]["task_loss_median"] == 100.0  # the divergence shows
     assert out[0]["step_norm_max"] == 4 and out[1]["step_norm_max"] == 7 and out[1]["loss_median"] == 1.0
+    # the probe rows (odd steps): steps 1, 3 then 5, 7
+    assert out[0]["probe_task_loss_median"] == pytest.approx((1 + 1 / 3) / 2)
+    assert out[1]["probe_iou_median"] == pytest.approx(0.6) and out[1]["skipped"] == 1
+
+
+def test_trainer_scoring_reads_the_logged_validation(tmp_path, monkeypatch):
+    monkeypatch.setattr(cs, "_val_objects", lambda input_kind, study: 300)
+    log = tmp_path / "log.csv"
+    rows = ["step,loss,val_iou,seconds"] + [f"{s},1.0,{s / 2000 if s % 250 == 0 else ''},{3.0 * s}"
+                                            for s in range(1, 1501)]
+    log.write_text("\n".join(rows) + "\n")
+    out = cs._logged_scores(log, "pointcloud", "gm", cs.LOCAL)
+    assert sorted(out) == cs.LOCAL.inputs["pointcloud"]["budgets"]
+    meta, res = out[1000]
+    assert res == {"mean": {"iou": 0.5}, "objects": 300} and meta["extra"]["seconds"] == 3000.0
+    log.write_text("\n".join(rows[:1001]) + "\n")  # stopped at step 1000
+    with pytest.raises(FileNotFoundError, match="no validation IoU at step 1500"):
+        cs._logged_scores(log, "pointcloud", "gm", cs.LOCAL)

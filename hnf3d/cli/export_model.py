@@ -62,8 +62,24 @@ def _split_counts(root: str, split: str) -> tuple[int, int]:
     return n, len(lists)
 
 
-def _objective_evidence() -> str:
-    """What benchmarks/results/overfit.json (benchmarks/overfit.py) says about the objectives, from its records."""
+def _objective_evidence(cfg) -> str:
+    """What the benchmarks say about the objectives, from their JSON: for a model of the local family the
+    matched-step comparison of compute-study-local-<input>.json (benchmarks/compute_study.py --field local) when it
+    exists, else the overfitting benchmark (benchmarks/results/overfit.json)."""
+    local = ROOT / "benchmarks" / "results" / f"compute-study-local-{cfg.data.input_type}.json"
+    if cfg.field.kind == "unet" and local.is_file():
+        try:
+            doc = json.loads(local.read_text())
+            per_step = doc["matched"]["per_step"]
+            last = max(per_step, key=int)
+            names = {"gm": "gradient matching"}
+            ious = ", ".join(f"{names.get(m, m)} {v:.3f}"
+                             for m, v in sorted(per_step[last].items(), key=lambda kv: -kv[1]))
+            return (f"validation IoU after {last} steps of each objective on the same network and data: {ious} "
+                    f"({local.relative_to(ROOT)}; gradient matching within 0.01 of direct would have made it the "
+                    f"shipped objective)")
+        except (OSError, ValueError, KeyError) as exc:
+            return f"({local.relative_to(ROOT)} unreadable: {exc})"
     path = ROOT / "benchmarks" / "results" / "overfit.json"
     try:
         records = json.loads(path.read_text())["records"]
@@ -125,7 +141,7 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         f"- **Input**: {'a single RGB image of one object (' + str(cfg.data.img_size) + ' px, white background)' if cfg.data.input_type == 'image' else 'a point cloud (3000 points seen by the encoder; any units: normalised to the unit box and back)'}.",
         f"- **Output**: {_output(cfg)} = Phi(T, c); a mesh by hierarchical extraction.",
         f"- **Architecture**: {_architecture(cfg)}, T = {cfg.field.T}.",
-        f"- **Objective**: {objective}, the best one the project's benchmark shows: {_objective_evidence()}.",
+        f"- **Objective**: {objective}, the best one the project's benchmark shows: {_objective_evidence(cfg)}.",
         f"- **Training data**: the project's procedural synthetic set ({sets}, split "
         f"`{cfg.data.train_split}`: {n_train} shapes of {n_cat} categories; built by the commands in "
         f"datasets/README.md). No ShapeNet or other third-party data.",

@@ -24,6 +24,18 @@ Objectives:
   Optionally divided by stopgrad(eta^2 mean_b ||s_b||^2 / P): the raw values are tiny at large T (below Adam's
   epsilon), and after this normalisation ~1 is the minibatch-noise floor. Variant A is the one that works in the
   prototype (docs/design.md's lessons table); B is kept for comparison.
+
+  Switches that make variant A hold at dataset scale (docs/gradient_matching.md measures each):
+
+  - **multi-step targets** (k_steps K > 1): from th_t the teacher takes k_b real steps (K fixed, or k_b ~ U{1..K}
+    with k_sampling 'uniform'; never past T), th_{t+k} = th_t - eta sum_j s_j, and Phi(t + k_b, c) is matched to
+    that. The difference becomes (Phi(t + k) - th_t) + eta sum_j s_j and the normaliser uses ||sum_j s_j||. What
+    is learnt at t = 0 reaches t = T in T / K links instead of T.
+  - **a slowly moving target** (target_field): th_t comes from another field, in practice an exponential moving
+    average of the trained one (the trainer keeps it), evaluated on the same (detached) condition c. Variant A
+    only: the target is a constant there anyway.
+  - **delta space** (delta_space, default on) as above; off forms th_{t+k} - th_t from full weight vectors (kept
+    to measure what the delta form buys).
 - **direct** (`direct_loss`): BCE of the task network with weights Phi(T, c), backpropagated end to end.
 - **weights** (`weights_loss`): regression of pre-fitted per-shape weights, mean || Phi(T, c) - theta* ||^2 / P.
 
@@ -44,6 +56,7 @@ from ..config import ObjectiveConfig
 from ..models.field import t_dtype
 
 __all__ = [
+    "K_SAMPLING_LAWS",
     "STEP_RULES",
     "T_SAMPLING_LAWS",
     "direct_loss",
@@ -58,6 +71,7 @@ __all__ = [
 
 STEP_RULES = ("sgd", "normalized", "adam")
 T_SAMPLING_LAWS = ("uniform", "sqrt")
+K_SAMPLING_LAWS = ("fixed", "uniform")
 VARIANTS = ("A", "B")
 
 # Added to the normaliser eta^2 mean ||s||^2 / P so an all-zero step does not divide by zero. Far below any real
@@ -209,7 +223,10 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
                            step_rule: str = "sgd", normalize_loss: bool = True,
                            generator: Optional[torch.Generator] = None,
                            t: Optional[torch.Tensor] = None,
-                           field_kwargs: Optional[dict] = None) -> tuple[torch.Tensor, dict]:
+                           field_kwargs: Optional[dict] = None,
+                           k_steps: int = 1, k_sampling: str = "fixed",
+                           target_field: Optional[Field] = None,
+                           delta_space: bool = True) -> tuple[torch.Tensor, dict]:
     """Gradient-matching loss of the field on a batch (module docstring for the formulas).
 
     field: callable ``field(t (B,) float, c (B, C)) -> (B, P)`` with attribute ``T``. task_net: `TaskNetwork`.
@@ -217,15 +234,29 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
     variant: 'A' (target th_t - eta s, detached: only th_t1 is trained; th_t is computed without a graph) or
         'B' (th_t1 - th_t matched to -eta s: both trained).
     eta: teacher step size. t_sampling: 'uniform' | 'sqrt' (`sample_t`). step_rule: 'sgd' | 'normalized' |
-        'adam' (`step`). normalize_loss: divide by stopgrad(eta^2 mean_b ||s_b||^2 / P), so ~1 is the noise floor.
-    generator: for sampling t. t: optional (B,) integer tensor (or an int) in [0, T-1] overriding the sampling.
+        'adam' (`step`). normalize_loss: divide by stopgrad(eta^2 mean_b ||S_b||^2 / P), S_b the sample's summed
+        teacher steps, so ~1 is the noise floor.
+    generator: for sampling t (and k). t: optional (B,) integer tensor (or an int) in [0, T-1] overriding the
+        sampling.
     field_kwargs: extra keyword arguments of every field call (e.g. ``{"tokens": tokens}`` for a field that takes
         per-point condition tokens).
-    Returns (loss, stats): stats 't_mean', 'step_norm' (mean_b ||s_b||), 'raw_loss' (before normalisation),
-    'task_loss' (mean task loss at th_t), 'loss'; all detached 0-d tensors.
+    k_steps: K >= 1 teacher steps per target; k_sampling: 'fixed' (k_b = K) or 'uniform' (k_b ~ U{1..K}); k_b is
+        cut to T - t_b.
+    target_field: variant A only: the field th_t is taken from (same call signature and T; e.g. an EMA copy);
+        None: `field` itself.
+    delta_space: form the difference in delta space when the fields allow it (module docstring).
+    Returns (loss, stats): stats 't_mean', 'k_mean', 'step_norm' (mean_b ||S_b||), 'raw_loss' (before
+    normalisation), 'task_loss' (mean task loss at th_t, the first teacher step's), 'loss'; all detached 0-d
+    tensors.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
+    if isinstance(k_steps, bool) or not isinstance(k_steps, int) or k_steps < 1:
+        raise ValueError(f"k_steps: expected an integer >= 1, got {k_steps!r}")
+    if k_sampling not in K_SAMPLING_LAWS:
+        raise ValueError(f"k_sampling: expected one of {K_SAMPLING_LAWS}, got {k_sampling!r}")
+    if target_field is not None and variant != "A":
+        raise ValueError("target_field: only variant 'A' takes its target from another field")
     if not isinstance(c, torch.Tensor) or c.ndim != 2:
         raise ValueError(f"c: expected a tensor of shape (B, C), got "
                          f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
@@ -233,6 +264,9 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
     _check_points_labels(x, occ, B)
     eta = float(eta)
     T = _field_T(field)
+    source = field if target_field is None else target_field
+    if source is not field and _field_T(source) != T:
+        raise ValueError(f"target_field.T: expected the field's T = {T}, got {_field_T(source)}")
     if t is None:
         t = sample_t(B, T, t_sampling, generator=generator, device=c.device)
     else:
@@ -244,44 +278,65 @@ def gradient_matching_loss(field: Field, task_net, c: torch.Tensor, x: torch.Ten
             raise ValueError(f"t: expected shape ({B},), got {tuple(t.shape)}")
         if B and (int(t.min()) < 0 or int(t.max()) > T - 1):
             raise ValueError(f"t: expected values in [0, T-1] = [0, {T - 1}], got [{int(t.min())}, {int(t.max())}]")
+    if k_sampling == "uniform" and k_steps > 1:
+        gen_device = generator.device if generator is not None else c.device
+        k = torch.randint(1, k_steps + 1, (B,), generator=generator, device=gen_device).to(c.device)
+    else:
+        k = torch.full((B,), k_steps, dtype=torch.long, device=c.device)
+    k = torch.minimum(k, T - t)  # never past T
     t_float = t.to(t_dtype(c.dtype))  # float32 at least: a bf16 c must not round t + 1 onto t
+    k_float = k.to(t_float.dtype)
     fkw = dict(field_kwargs or {})
 
-    in_delta_space = _delta_space(field)
+    in_delta_space = delta_space and _delta_space(field) and _delta_space(source)
     # th_t only enters the detached target in variant A: no graph needed there
     with torch.no_grad() if variant == "A" else contextlib.nullcontext():
+        c_t = c.detach() if source is not field else c
         if in_delta_space:
-            d_t = field.delta(t_float, c, **fkw)
-            th_t = (field.theta_0 + (t_float / T)[:, None] * d_t).to(field.theta_0.dtype)  # = field(t, c)
+            d_t = source.delta(t_float, c_t, **fkw)
+            th_t = (source.theta_0 + (t_float / T)[:, None] * d_t).to(source.theta_0.dtype)  # = source(t, c)
         else:
-            th_t = field(t_float, c, **fkw)
+            th_t = source(t_float, c_t, **fkw)
     if in_delta_space:
-        d_t1 = field.delta(t_float + 1.0, c, **fkw)
-        _check_field_output(th_t, d_t1, B)
-        # Phi(t+1) - Phi(t) = ((t+1) Phi'(t+1) - t Phi'(t)) / T: theta_0 never enters the difference
-        step_diff = ((t_float + 1.0)[:, None] * d_t1 - t_float[:, None] * d_t) / T
+        d_tk = field.delta(t_float + k_float, c, **fkw)
+        _check_field_output(th_t, d_tk, B)
+        # Phi(t+k) - Phi(t) = ((t+k) Phi'(t+k) - t Phi'(t)) / T: theta_0 never enters the difference
+        step_diff = ((t_float + k_float)[:, None] * d_tk - t_float[:, None] * d_t) / T
     else:
-        th_t1 = field(t_float + 1.0, c, **fkw)
-        _check_field_output(th_t, th_t1, B)
-        step_diff = th_t1 - th_t
+        th_tk = field(t_float + k_float, c, **fkw)
+        _check_field_output(th_t, th_tk, B)
+        step_diff = th_tk - th_t
     P = th_t.shape[1]
 
-    task_losses, g = _losses_and_gradients(task_net, th_t, x, occ)
-    s = step(g, step_rule)
+    # the teacher: k_b real steps from th_t (samples that are done keep their weights)
+    theta = th_t.detach()
+    s_sum = torch.zeros_like(theta)
+    task_losses = None
+    for j in range(int(k.max()) if B else 0):
+        losses_j, g = _losses_and_gradients(task_net, theta, x, occ)
+        if task_losses is None:
+            task_losses = losses_j
+        s = step(g, step_rule) * (j < k).to(theta.dtype)[:, None]
+        s_sum = s_sum + s
+        theta = theta - eta * s
+    if task_losses is None:
+        task_losses = torch.zeros(B, dtype=th_t.dtype, device=th_t.device)
 
-    # A: th_t1 - stopgrad(th_t - eta s); B: (th_t1 - th_t) - stopgrad(-eta s): both (th_t1 - th_t) + eta s, with
+    # A: th_tk - stopgrad(th_t - eta S); B: (th_tk - th_t) - stopgrad(-eta S): both (th_tk - th_t) + eta S, with
     # th_t already graph-free in A
-    diff = step_diff + (eta * s).detach()
+    diff = step_diff + (eta * s_sum).detach()
     raw = diff.pow(2).sum(dim=1).div(P).mean()
 
     if normalize_loss:
-        norm = (eta ** 2 * s.pow(2).sum(dim=1).div(P).mean()).detach() + _NORM_TINY
+        norm = (eta ** 2 * s_sum.pow(2).sum(dim=1).div(P).mean()).detach() + _NORM_TINY
         loss = raw / norm
     else:
         loss = raw
+    nan = torch.tensor(float("nan"))
     stats = {
-        "t_mean": t.double().mean().detach() if B else torch.tensor(float("nan")),
-        "step_norm": torch.linalg.vector_norm(s, dim=1).mean().detach(),
+        "t_mean": t.double().mean().detach() if B else nan,
+        "k_mean": k.double().mean().detach() if B else nan,
+        "step_norm": torch.linalg.vector_norm(s_sum, dim=1).mean().detach(),
         "raw_loss": raw.detach(),
         "task_loss": task_losses.mean(),
         "loss": loss.detach(),
@@ -327,12 +382,14 @@ def objective_loss(cfg: ObjectiveConfig, field: Field, task_net, c: torch.Tensor
                    theta_star: Optional[torch.Tensor] = None, *,
                    generator: Optional[torch.Generator] = None,
                    t: Optional[torch.Tensor] = None,
-                   field_kwargs: Optional[dict] = None) -> tuple[torch.Tensor, dict]:
+                   field_kwargs: Optional[dict] = None,
+                   target_field: Optional[Field] = None) -> tuple[torch.Tensor, dict]:
     """The loss of `cfg.kind` on one batch.
 
     'gradient_matching' and 'direct' need x (B, N, 3) and occ (B, N); 'weights' needs theta_star (B, P) (the
     pre-fitted weights of the batch's shapes, loaded by the trainer from cfg.weights_path). generator / t: see
-    `gradient_matching_loss` (ignored by the other kinds); field_kwargs: passed to every field call.
+    `gradient_matching_loss` (ignored by the other kinds); field_kwargs: passed to every field call; target_field:
+    gradient matching's th_t source (the trainer's EMA copy; None: the field itself).
     Returns (loss, stats).
     """
     kind = cfg.kind
@@ -344,7 +401,8 @@ def objective_loss(cfg: ObjectiveConfig, field: Field, task_net, c: torch.Tensor
         return gradient_matching_loss(field, task_net, c, x, occ, variant=cfg.variant, eta=cfg.eta,
                                       t_sampling=cfg.t_sampling, step_rule=cfg.step_rule,
                                       normalize_loss=cfg.normalize_loss, generator=generator, t=t,
-                                      field_kwargs=field_kwargs)
+                                      field_kwargs=field_kwargs, k_steps=cfg.k_steps, k_sampling=cfg.k_sampling,
+                                      target_field=target_field, delta_space=cfg.delta_space)
     if kind == "weights":
         if theta_star is None:
             raise ValueError("objective 'weights': needs theta_star, the pre-fitted weights of the batch")

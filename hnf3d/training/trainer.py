@@ -49,10 +49,12 @@ from ..models.build import Model, build_model, build_task_network
 from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .checkpoint import pack_training_state, unpack_training_state
 from .objectives import objective_loss, sample_t
+from .stability import DivergenceGuard, EmaTarget, check_stability_settings, warmup_factor
 
 __all__ = ["ObjectiveModel", "Trainer", "build_datasets", "resolve_device", "LOG_COLUMNS"]
 
-LOG_COLUMNS = ("step", "loss", "task_loss", "raw_loss", "step_norm", "t_mean", "val_iou", "seconds")
+LOG_COLUMNS = ("step", "loss", "task_loss", "raw_loss", "step_norm", "t_mean", "k_mean", "grad_norm", "lr",
+               "skipped", "probe_iou", "probe_task_loss", "val_iou", "seconds")
 KILL_ENV = "HNF3D_TEST_KILL_AT_STEP"
 _EPOCH_SEED_STRIDE = 1_000_003
 
@@ -72,10 +74,12 @@ class ObjectiveModel(nn.Module):
         self.objective_cfg = objective_cfg
 
     def forward(self, inputs: torch.Tensor, x: Optional[torch.Tensor] = None, occ: Optional[torch.Tensor] = None,
-                t: Optional[torch.Tensor] = None, theta_star: Optional[torch.Tensor] = None):
+                t: Optional[torch.Tensor] = None, theta_star: Optional[torch.Tensor] = None,
+                target_field: Optional[nn.Module] = None):
         m = self.model
         c = m.encoder(inputs)
-        return objective_loss(self.objective_cfg, m.field, m.task_net, c, x=x, occ=occ, theta_star=theta_star, t=t)
+        return objective_loss(self.objective_cfg, m.field, m.task_net, c, x=x, occ=occ, theta_star=theta_star, t=t,
+                              target_field=target_field)
 
 
 def build_datasets(cfg: Config):
@@ -243,6 +247,7 @@ class Trainer:
                 self._owns_group = True
             self.world, self.rank = dist.get_world_size(), dist.get_rank()
         B = cfg.training.batch_size
+        check_stability_settings(cfg)
         if B % self.world:
             raise ValueError(f"training.batch_size {B} is not divisible by the {self.world} processes")
         self.is_main = self.rank == 0
@@ -260,6 +265,9 @@ class Trainer:
         self.layout = self.model.task_net.param_layout()
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
                                           lr=cfg.training.lr)
+        self.ema = EmaTarget(self.model.field, cfg.objective.target_ema) if cfg.objective.target_ema > 0 else None
+        self.guard = DivergenceGuard(cfg.training.guard)
+        self._probe_batch: Optional[dict] = None
         self.t_generator = torch.Generator().manual_seed(cfg.training.seed + 1)
         self.sampler = _ShardedBatchSampler(len(self.train_set), cfg.training.seed, B, self.rank, self.world)
         self.step = 0
@@ -332,7 +340,8 @@ class Trainer:
     def _extra(self) -> dict:
         return {"config": config_to_dict(self.cfg), "layout": self.layout.to_dict(), "epoch": self.epoch,
                 "batch_in_epoch": self.batch_in_epoch, "best_iou": self.best_iou if math.isfinite(
-                    self.best_iou) else None, "world_size": self.world, "seconds": self._seconds()}
+                    self.best_iou) else None, "world_size": self.world, "seconds": self._seconds(),
+                "guard": self.guard.state()}
 
     def _seconds(self) -> float:
         start = getattr(self, "_start", None)
@@ -351,6 +360,12 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = step, extra["epoch"], extra["batch_in_epoch"]
         self.best_iou = extra["best_iou"] if extra.get("best_iou") is not None else -math.inf
         self.elapsed = float(extra.get("seconds") or 0.0)
+        self.guard.load_state(extra.get("guard"))
+        if self.ema is not None:
+            try:
+                self.ema.load_state_tensors(tensors, str(path))
+            except ValueError as exc:
+                raise CheckpointError(path, str(exc).split(": ", 1)[1]) from None
         self.resumed_from = step
 
     # ----------------------------------------------------------------- checkpoints
@@ -358,6 +373,8 @@ class Trainer:
         tensors, metadata = pack_training_state(self.model, self.optimizer if with_optimizer else None, self.step,
                                                 self._extra(), generators=self._generators())
         tensors["theta_0"] = self.model.field.theta_0
+        if self.ema is not None and with_optimizer:  # the EMA target is training state, like Adam's moments
+            tensors.update(self.ema.state_tensors())
         if val_iou is not None:
             metadata["extra"]["val_iou"] = val_iou
         save_checkpoint(path, tensors=tensors, metadata=metadata)
@@ -389,6 +406,36 @@ class Trainer:
         self.model.train()
         return float(torch.cat(ious).mean())
 
+    # how many validation shapes the probe uses, spread over the split
+    PROBE_SHAPES = 16
+
+    @torch.no_grad()
+    def probe(self) -> tuple[float, float]:
+        """(IoU, task loss) of Phi(T, c) on a fixed batch of validation shapes (training.probe_every): the progress
+        figure of gradient matching, cheap enough to log often. (nan, nan) without validation shapes."""
+        if len(self.val_set) == 0:
+            return float("nan"), float("nan")
+        from ..data.transforms import collate
+        from .objectives import task_loss_per_sample
+
+        if self._probe_batch is None:
+            n = len(self.val_set)
+            k = min(self.PROBE_SHAPES, n)
+            self._probe_batch = collate([self.val_set[i * n // k] for i in range(k)])
+        batch = self._probe_batch
+        self.model.eval()
+        theta = self.model.predict_theta(batch["inputs"].to(self.device))
+        x = batch["points"].to(self.device)
+        occ = batch["points.occ"].to(self.device) > 0.5
+        logits = self.model.task_net(x, theta)
+        pred = torch.sigmoid(logits) > self.cfg.training.threshold
+        inter = (pred & occ).sum(1).double()
+        union = (pred | occ).sum(1).double()
+        iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)).mean()
+        loss = task_loss_per_sample(self.model.task_net, theta, x, occ).mean()
+        self.model.train()
+        return float(iou), float(loss)
+
     # ----------------------------------------------------------------- loop
     def _batches(self) -> Iterator[dict]:
         from ..data.transforms import collate
@@ -406,15 +453,18 @@ class Trainer:
 
     def learning_rate(self, step: int) -> float:
         """The learning rate of update number `step` (0-based): training.lr, or its cosine decay to 0 at
-        training.max_steps. A function of the step alone, so a resumed run continues the same schedule."""
+        training.max_steps, times the linear warm-up of training.warmup_steps. A function of the step alone, so a
+        resumed run continues the same schedule."""
         tc = self.cfg.training
+        lr = tc.lr * warmup_factor(step, tc.warmup_steps)
         if tc.lr_schedule == "cosine" and tc.max_steps > 0:
-            return tc.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, tc.max_steps) / tc.max_steps))
-        return tc.lr
+            return lr * 0.5 * (1.0 + math.cos(math.pi * min(step, tc.max_steps) / tc.max_steps))
+        return lr
 
     def train_step(self, batch: dict) -> tuple[float, dict]:
-        """One update on `batch` (a collated training batch): draw t, evaluate the objective, backward, Adam step.
-        Returns (loss, stats). Does not count the step (train() does) nor log, validate or save."""
+        """One update on `batch` (a collated training batch): draw t, evaluate the objective, ask the divergence
+        guard, backward, clip, Adam step, EMA update. Returns (loss, stats), stats with 'grad_norm' and 'lr' added
+        (and 'skipped': the guard's count). Does not count the step (train() does) nor log, validate or save."""
         B, local = self.cfg.training.batch_size, self.cfg.training.batch_size // self.world
         # t for the whole global batch from the shared generator; this rank uses its slice
         t_all = sample_t(B, self.model.field.T, self.cfg.objective.t_sampling, generator=self.t_generator)
@@ -423,13 +473,37 @@ class Trainer:
         x = batch.get("points")
         occ = batch.get("points.occ")
         loss, stats = self.net(batch["inputs"].to(self.device), None if x is None else x.to(self.device),
-                               None if occ is None else occ.to(self.device), t, theta_star)
+                               None if occ is None else occ.to(self.device), t, theta_star,
+                               None if self.ema is None else self.ema.field)
+        loss_value = float(loss.detach())
+        # the guard off: no verdict, and no collective under DDP
+        skip = self.guard.factor > 0 and self._agreed(self.guard.trips(stats, loss_value) is not None)
+        self.guard.record(stats, skip)
         self.optimizer.zero_grad(set_to_none=True)
+        lr = self.learning_rate(self.step)
+        stats = dict(stats, lr=torch.tensor(lr), skipped=torch.tensor(float(self.guard.skipped)))
+        if skip:  # no backward either: under DDP every rank skips together (_agreed)
+            return loss_value, stats
         loss.backward()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        clip = self.cfg.training.grad_clip
+        stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf).detach()
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(self.step)
+            group["lr"] = lr
         self.optimizer.step()
-        return float(loss.detach()), stats
+        if self.ema is not None:
+            self.ema.update(self.model.field)
+        return loss_value, stats
+
+    def _agreed(self, flag: bool) -> bool:
+        """`flag` on any rank (one all-reduce under DDP; the flag itself on one process)."""
+        if self.world == 1:
+            return flag
+        import torch.distributed as dist
+
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
 
     def train(self, max_steps: Optional[int] = None) -> dict:
         """Run until `max_steps` (default cfg.training.max_steps) updates; return {'step', 'loss', 'best_iou',
@@ -453,6 +527,9 @@ class Trainer:
                 self.step += 1
 
                 val_iou = None
+                probe = (None, None)
+                if tc.probe_every > 0 and self.step % tc.probe_every == 0 and self.is_main:
+                    probe = self.probe()
                 if tc.validate_every > 0 and self.step % tc.validate_every == 0:
                     val_iou = self.validate()
                     if self.is_main and val_iou > self.best_iou:
@@ -466,14 +543,17 @@ class Trainer:
                     if self.step in tc.keep_steps:
                         self._save(self.snapshot_path(self.step), with_optimizer=False, val_iou=val_iou)
                     row = {k: float(v) for k, v in stats.items()}
-                    row.update(step=self.step, loss=loss_value, val_iou=val_iou,
-                               seconds=self._seconds())
+                    row.update(step=self.step, loss=loss_value, val_iou=val_iou, probe_iou=probe[0],
+                               probe_task_loss=probe[1], seconds=self._seconds())
                     self.csv.log(row)
                     if self.tb is not None:
                         for k, v in stats.items():
                             self.tb.add_scalar(f"train/{k}", float(v), self.step)
                         if val_iou is not None:
                             self.tb.add_scalar("val/iou", val_iou, self.step)
+                        if probe[0] is not None:
+                            self.tb.add_scalar("val/probe_iou", probe[0], self.step)
+                            self.tb.add_scalar("val/probe_task_loss", probe[1], self.step)
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{loss_value:.4g}")

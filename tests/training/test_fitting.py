@@ -126,6 +126,35 @@ def test_cli_writes_loadable_file(tmp_path):
     torch.testing.assert_close(tensors["theta_0"], TaskNetwork(hidden=(16, 16)).theta_0(0))
 
 
+def test_cli_fits_the_task_network_of_a_config(tmp_path, capsys):
+    """--config: the triplane of configs/local_pc.yaml (its planes shrunk to keep the test small) is fitted; it
+    cannot be combined with the MLP's own options."""
+    import trimesh
+    import yaml
+
+    from hnf3d.config import load_config
+    from hnf3d.models.build import build_task_network
+
+    data = tmp_path / "meshes"
+    data.mkdir()
+    trimesh.creation.icosphere(subdivisions=2, radius=1.0).export(data / "ball.obj")
+    cfg_path = tmp_path / "tri.yaml"
+    cfg_path.write_text(yaml.safe_dump({"inherit_from": str(ROOT / "configs" / "local_pc.yaml"),
+                                        "task_network": {"resolution": 8, "channels": 2}}))
+    out = tmp_path / "fits.safetensors"
+    common = ["--data", str(data), "--out", str(out), "--steps", "3", "--n-query-points", "256", "--batch-points",
+              "128", "--quiet", "--config", str(cfg_path)]
+    assert _load_tool().main(common) == 0
+    task = build_task_network(load_config(str(cfg_path)))
+    tensors, meta = load_checkpoint(out)
+    assert meta["fit_shapes"]["task_network"] == task.config()
+    assert tensors["theta_star"].shape == (1, task.param_layout().total)
+    torch.testing.assert_close(tensors["theta_0"], task.theta_0(0))
+    assert not torch.equal(tensors["theta_star"][0], tensors["theta_0"])
+    assert _load_tool().main([*common, "--hidden", "16"]) == 2
+    assert "--config" in capsys.readouterr().err
+
+
 def test_cli_bad_data(tmp_path, capsys):
     tool = _load_tool()
     assert tool.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "x.safetensors")]) == 2

@@ -454,3 +454,93 @@ def test_t_is_float32_whatever_the_dtype_of_c():
     field.seen = []
     direct_loss(field, net, c.to(torch.bfloat16), x, occ)
     assert field.seen[0].dtype == torch.float32 and field.seen[0].tolist() == [1000.0, 1000.0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stability switches (issue 13): multi-step targets, a separate target field, the delta-space switch
+
+
+def _teacher_by_hand(net, theta, x, occ, k, eta, rule):
+    """Sample b takes k[b] steps theta <- theta - eta step(g), one sample at a time (loop_gradients)."""
+    rows = []
+    for b in range(theta.shape[0]):
+        th = theta[b:b + 1].detach().clone()
+        for _ in range(int(k[b])):
+            g = loop_gradients(net, th, x[b:b + 1], occ[b:b + 1])
+            th = th - eta * hand_step(g, rule)
+        rows.append(th)
+    return torch.cat(rows)
+
+
+@pytest.mark.parametrize("rule", ["sgd", "adam"])
+def test_multi_step_target_is_k_real_teacher_steps(rule):
+    net, field, c, x, occ = make_problem(B=3, T=10)
+    t = torch.tensor([0, 4, 8])  # the last sample's k = 3 is cut to T - t = 2
+    eta = 0.5
+    loss, stats = gradient_matching_loss(field, net, c, x, occ, t=t, eta=eta, step_rule=rule, k_steps=3,
+                                         normalize_loss=False)
+    k = torch.tensor([3, 3, 2])
+    target = _teacher_by_hand(net, field(t.double(), c).detach(), x, occ, k, eta, rule)
+    expected = (field((t + k).double(), c).detach() - target).pow(2).sum(1).div(target.shape[1]).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-9)
+    assert stats["k_mean"].item() == pytest.approx(8 / 3)
+    # normalised: divided by eta^2 mean ||sum of the steps||^2 / P
+    norm_loss, _ = gradient_matching_loss(field, net, c, x, occ, t=t, eta=eta, step_rule=rule, k_steps=3)
+    moved = (field(t.double(), c).detach() - target).pow(2).sum(1).div(target.shape[1]).mean()
+    assert norm_loss.item() == pytest.approx(expected.item() / moved.item(), rel=1e-9)
+
+
+def test_one_step_is_the_original_objective_and_uniform_k_is_seeded():
+    net, field, c, x, occ = make_problem(B=4, T=20)
+    t = torch.tensor([0, 3, 11, 19])
+    one = gradient_matching_loss(field, net, c, x, occ, t=t)[0]
+    assert one.item() == gradient_matching_loss(field, net, c, x, occ, t=t, k_steps=1, k_sampling="uniform")[0].item()
+
+    def draw(seed):
+        stats = gradient_matching_loss(field, net, c, x, occ, t=torch.zeros(4, dtype=torch.long), k_steps=5,
+                                       k_sampling="uniform", generator=torch.Generator().manual_seed(seed))[1]
+        return stats["k_mean"].item()
+
+    assert draw(0) == draw(0)
+    assert {draw(s) for s in range(8)} != {5.0}  # some draws take fewer than K steps
+    assert all(1.0 <= draw(s) <= 5.0 for s in range(8))
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match="k_steps"):
+            gradient_matching_loss(field, net, c, x, occ, t=t, k_steps=bad)
+    with pytest.raises(ValueError, match="k_sampling"):
+        gradient_matching_loss(field, net, c, x, occ, t=t, k_sampling="sqrt")
+
+
+def test_target_field_gives_th_t_and_gets_no_gradient():
+    import copy
+
+    net, field, c, x, occ = make_problem(B=3, T=10)
+    target = copy.deepcopy(field)
+    with torch.no_grad():
+        for p in target.parameters():
+            p.mul_(0.5)
+    t = torch.tensor([1, 5, 9])
+    loss, _ = gradient_matching_loss(field, net, c, x, occ, t=t, target_field=target, normalize_loss=False)
+    th_t = target(t.double(), c).detach()
+    g = loop_gradients(net, th_t, x, occ)
+    expected = (field((t + 1).double(), c).detach() - (th_t - g)).pow(2).sum(1).div(th_t.shape[1]).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-9)
+    loss.backward()
+    assert all(p.grad is None for p in target.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in field.parameters())
+    with pytest.raises(ValueError, match="target_field"):
+        gradient_matching_loss(field, net, c, x, occ, t=t, target_field=target, variant="B")
+    short = copy.deepcopy(target)
+    short.T = 5
+    with pytest.raises(ValueError, match="target_field.T"):
+        gradient_matching_loss(field, net, c, x, occ, t=t, target_field=short)
+
+
+def test_delta_space_switch_forms_the_difference_from_full_vectors():
+    """delta_space=False must give what a field without `delta` gives (the reference form), bit for bit."""
+    net, field, c, x, occ, t = _hypernet_problem()
+    kw = dict(t=t, step_rule="adam", eta=1e-4, normalize_loss=False, k_steps=2)
+    off = gradient_matching_loss(field, net, c, x, occ, delta_space=False, **kw)[1]["raw_loss"].item()
+    full = gradient_matching_loss(_FullVectors(field), net, c, x, occ, **kw)[1]["raw_loss"].item()
+    on = gradient_matching_loss(field, net, c, x, occ, **kw)[1]["raw_loss"].item()
+    assert off == full and on != off
