@@ -29,13 +29,15 @@ total compute of that snapshot; C_gm the compute at which gradient matching (var
 gets there first) reaches q, interpolated linearly in log-compute between snapshots. The claim holds here when
 C_gm exists and C_w / C_gm >= 2 ("several times").
 
-Two studies (--field): 'global' (the default: the transformer field over the MLP task network, on
-datasets/synthetic, the figures above) and 'local' (issue 13: the local U-Net field over the triplane task network
+Three studies (--field): 'global' (the default: the transformer field over the MLP task network, on
+datasets/synthetic, the figures above), 'local' (issue 13: the local U-Net field over the triplane task network
 of configs/local_pc.yaml, on the SDF families of datasets/sdf, runs under runs/study_local, JSON
-compute-study-local-<input>.json). The local study scores each budget by the trainer's own validation IoU (all
-300 validation shapes, 2,048 uniform points each, logged in the run's log.csv at that step) instead of meshing every
-object: the MISE + 100k-sample protocol costs more CPU than the local runs themselves. Its gradient-matching run
-takes configs/local_pc_gm.yaml's settings (a test keeps the two equal).
+compute-study-local-pointcloud.json) and 'local_img' (the same for configs/local_img.yaml's image network on
+datasets/synthetic120, runs under runs/study_local_img). The local studies score each budget by the trainer's own
+validation IoU (every validation shape, 2,048 uniform points each, logged in the run's log.csv at that step)
+instead of meshing every object: the MISE + 100k-sample protocol costs more CPU than the local runs themselves.
+Their gradient-matching runs take configs/local_pc_gm.yaml's settings (a test keeps the two equal). The train
+stage resumes a run that has a last checkpoint.
 """
 from __future__ import annotations
 
@@ -140,7 +142,22 @@ LOCAL = Study(
               "--n-query-points", "50000", "--near-surface-fraction", "0.5", "--chunk", "64", "--split", "train",
               "--seed", "0", "--theta0-seed", "0"],
     scoring="trainer", extra_sets=("training.validate_every=250", "training.probe_every=100"))
-STUDIES = {"global": GLOBAL, "local": LOCAL}
+# The same for single images: configs/local_img.yaml's network on datasets/synthetic120 (the shipped local image
+# model's data), gradient matching at the point-cloud study's chosen settings.
+LOCAL_IMG = Study(
+    name="local_img", data="datasets/synthetic120", runs="runs/study_local_img",
+    inputs={"image": {"config": "configs/local_img.yaml", "steps": 1500, "budgets": [250, 500, 1000, 1500]}},
+    methods={"direct": ["objective.kind=direct", "training.lr=5e-4", "training.lr_schedule=cosine"],
+             "gm": LOCAL_GM,
+             "weights": ["objective.kind=weights",
+                         "objective.weights_path=runs/study_local_img/fit/weights.safetensors",
+                         "training.lr=5e-4", "training.lr_schedule=cosine"]},
+    curves={"image": ("direct", "gm", "weights")}, gm_runs=("gm",),
+    fit_args=["--config", "configs/local_img.yaml", "--steps", "100", "--lr", "1e-2", "--batch-points", "2048",
+              "--n-query-points", "50000", "--near-surface-fraction", "0.5", "--chunk", "64", "--split", "train",
+              "--seed", "0", "--theta0-seed", "0"],
+    scoring="trainer", extra_sets=("training.validate_every=250", "training.probe_every=100"))
+STUDIES = {"global": GLOBAL, "local": LOCAL, "local_img": LOCAL_IMG}
 
 
 def run_dir(input_kind: str, method: str, study: Study = GLOBAL) -> str:
@@ -577,11 +594,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="compute_study", description=__doc__.split("\n\n")[0])
     p.add_argument("stage", choices=("fit", "train", "evaluate", "report", "commands"))
     p.add_argument("--field", choices=tuple(STUDIES), default="global", help="which study (module docstring)")
-    p.add_argument("--input", choices=("pointcloud", "image"), default="pointcloud")
+    p.add_argument("--input", choices=("pointcloud", "image"), default=None,
+                   help="input kind (default: the study's first)")
     p.add_argument("--method", default=None, help="train / evaluate: the objective (the study's METHODS)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per job (default 1)")
     args = p.parse_args(argv)
     study = STUDIES[args.field]
+    args.input = args.input or next(iter(study.inputs))
     if args.input not in study.inputs:
         p.error(f"--input {args.input}: the {study.name} study has {', '.join(study.inputs)}")
     if args.method is not None and args.method not in study.methods:
@@ -593,7 +612,9 @@ def main(argv=None) -> int:
             p.error("train needs --method")
         if args.method == "weights" and not (REPO / study.fit_file).is_file():
             p.error(f"--method weights: {study.fit_file} missing; run the 'fit' stage first")
-        return _run(train_command(args.input, args.method, study), args.threads)
+        # a run interrupted (or cut by a session's end) continues from its last checkpoint
+        resume = ["--resume"] if (REPO / run_dir(args.input, args.method, study) / "last.safetensors").is_file() else []
+        return _run([*train_command(args.input, args.method, study), *resume], args.threads)
     if args.stage == "evaluate":  # optional: score one run's snapshots now (report reuses the cache)
         if args.method is None:
             p.error("evaluate needs --method")
