@@ -130,33 +130,30 @@ GLOBAL = Study(name="global", data=DATA, runs=RUNS, inputs=INPUTS, methods=METHO
 LOCAL_GM = ["objective.kind=gradient_matching", "objective.variant=A", "objective.step_rule=sgd", "objective.eta=1.0",
             "objective.t_sampling=sqrt", "objective.normalize_loss=true", "objective.k_steps=1",
             "training.lr=1e-4", "training.lr_schedule=constant"]
-LOCAL = Study(
-    name="local", data="datasets/sdf", runs="runs/study_local",
-    inputs={"pointcloud": {"config": "configs/local_pc.yaml", "steps": 1500, "budgets": [250, 500, 1000, 1500]}},
-    methods={"direct": ["objective.kind=direct", "training.lr=5e-4", "training.lr_schedule=cosine"],
-             "gm": LOCAL_GM,
-             "weights": ["objective.kind=weights", "objective.weights_path=runs/study_local/fit/weights.safetensors",
-                         "training.lr=5e-4", "training.lr_schedule=cosine"]},
-    curves={"pointcloud": ("direct", "gm", "weights")}, gm_runs=("gm",),
-    fit_args=["--config", "configs/local_pc.yaml", "--steps", "100", "--lr", "1e-2", "--batch-points", "2048",
-              "--n-query-points", "50000", "--near-surface-fraction", "0.5", "--chunk", "64", "--split", "train",
-              "--seed", "0", "--theta0-seed", "0"],
-    scoring="trainer", extra_sets=("training.validate_every=250", "training.probe_every=100"))
+
+
+def local_study(name: str, input_kind: str, config: str, data: str) -> Study:
+    """A study of the local family: `config`'s network on `data`, 1,500 steps, the three objectives at the settings
+    above, the weights' triplanes fitted with the same arguments, scored by the trainer's validation IoU."""
+    runs = f"runs/study_{name}"
+    return Study(
+        name=name, data=data, runs=runs,
+        inputs={input_kind: {"config": config, "steps": 1500, "budgets": [250, 500, 1000, 1500]}},
+        methods={"direct": ["objective.kind=direct", "training.lr=5e-4", "training.lr_schedule=cosine"],
+                 "gm": LOCAL_GM,
+                 "weights": ["objective.kind=weights", f"objective.weights_path={runs}/fit/weights.safetensors",
+                             "training.lr=5e-4", "training.lr_schedule=cosine"]},
+        curves={input_kind: ("direct", "gm", "weights")}, gm_runs=("gm",),
+        fit_args=["--config", config, "--steps", "100", "--lr", "1e-2", "--batch-points", "2048",
+                  "--n-query-points", "50000", "--near-surface-fraction", "0.5", "--chunk", "64", "--split", "train",
+                  "--seed", "0", "--theta0-seed", "0"],
+        scoring="trainer", extra_sets=("training.validate_every=250", "training.probe_every=100"))
+
+
+LOCAL = local_study("local", "pointcloud", "configs/local_pc.yaml", "datasets/sdf")
 # The same for single images: configs/local_img.yaml's network on datasets/synthetic120 (the shipped local image
 # model's data), gradient matching at the point-cloud study's chosen settings.
-LOCAL_IMG = Study(
-    name="local_img", data="datasets/synthetic120", runs="runs/study_local_img",
-    inputs={"image": {"config": "configs/local_img.yaml", "steps": 1500, "budgets": [250, 500, 1000, 1500]}},
-    methods={"direct": ["objective.kind=direct", "training.lr=5e-4", "training.lr_schedule=cosine"],
-             "gm": LOCAL_GM,
-             "weights": ["objective.kind=weights",
-                         "objective.weights_path=runs/study_local_img/fit/weights.safetensors",
-                         "training.lr=5e-4", "training.lr_schedule=cosine"]},
-    curves={"image": ("direct", "gm", "weights")}, gm_runs=("gm",),
-    fit_args=["--config", "configs/local_img.yaml", "--steps", "100", "--lr", "1e-2", "--batch-points", "2048",
-              "--n-query-points", "50000", "--near-surface-fraction", "0.5", "--chunk", "64", "--split", "train",
-              "--seed", "0", "--theta0-seed", "0"],
-    scoring="trainer", extra_sets=("training.validate_every=250", "training.probe_every=100"))
+LOCAL_IMG = local_study("local_img", "image", "configs/local_img.yaml", "datasets/synthetic120")
 STUDIES = {"global": GLOBAL, "local": LOCAL, "local_img": LOCAL_IMG}
 
 
