@@ -6,9 +6,8 @@
 
 Inputs: the comparison table's rows are tools/evaluate.py runs on the synthetic test split, each written with
 --json to benchmarks/results/eval-synthetic-test-*.json (ROWS lists them with the command that made each); the
-compute studies are benchmarks/results/compute-study-<input>.json and compute-study-local-pointcloud.json from
-benchmarks/compute_study.py; the real-data
-section is benchmarks/results/real-<family>.json from benchmarks/reconstruct.py (REAL_RUNS). A missing file is an
+compute studies are benchmarks/results/compute-study-<input>.json, compute-study-local-pointcloud.json and
+compute-study-local_img-image.json from benchmarks/compute_study.py (LOCAL_STUDIES); the real-data section is benchmarks/results/real-<family>.json from benchmarks/reconstruct.py (REAL_RUNS). A missing file is an
 error naming it and the command that makes it.
 """
 from __future__ import annotations
@@ -17,6 +16,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -250,26 +251,30 @@ def study_section(input_kind: str) -> str:
     return "\n".join(lines)
 
 
-def local_study_section() -> str:
-    """The compute study of the local field (issue 13): IoU per budget and objective, the matched-step gaps, the
-    claim and the gradient-matching run's log windows, all from compute-study-local-pointcloud.json."""
-    local = study.LOCAL
-    name = local.results_name("pointcloud")
-    doc = _load(f"{name}.json", "PYTHONPATH=. python benchmarks/compute_study.py report --field local")
-    fit = doc["fit"]
-    lines = [f"## Compute study on the local field (point clouds, {doc['data']}, validation split, "
+# The local field's studies (issue 13): the study, its input kind, its headline.
+LOCAL_STUDIES = ((study.LOCAL, "pointcloud", "point clouds"), (study.LOCAL_IMG, "image", "single images"))
+
+
+def local_study_section(local: study.Study, input_kind: str, headline: str) -> str:
+    """One compute study of the local field (issue 13): IoU per budget and objective, the matched-step gaps, the
+    claim and the gradient-matching run's log windows, all from compute-study-<study>-<input>.json."""
+    name = local.results_name(input_kind)
+    doc = _load(f"{name}.json", f"PYTHONPATH=. python benchmarks/compute_study.py report --field {local.name}")
+    fit, config = doc["fit"], local.inputs[input_kind]["config"]
+    batch = yaml.safe_load((REPO / config).read_text())["training"]["batch_size"]
+    lines = [f"## Compute study on the local field ({headline}, {doc['data']}, validation split, "
              f"{doc['objects']} objects)", "",
-             "Issue 13's comparison: configs/local_pc.yaml's network (the shipped local point-cloud model's "
-             "architecture) trained with each objective for the same steps on the same data (`LOCAL` in "
-             "benchmarks/compute_study.py; gradient matching = configs/local_pc_gm.yaml). Scored by "
-             f"{doc['protocol']}.", "",
-             f"![compute study, local field]({name.replace('-', '_')}.png)", "",
+             f"Issue 13's comparison: {config}'s network (the shipped local {INPUT_NAMES[input_kind].split(' (')[0]} "
+             "model's architecture) trained with each objective for the same steps on the same data "
+             f"(`{local.name.upper()}` in benchmarks/compute_study.py; gradient matching at configs/local_pc_gm.yaml's "
+             f"settings). Scored by {doc['protocol']}.", "",
+             f"![compute study, local field, {headline}]({name.replace('-', '_')}.png)", "",
              *_study_table(doc, (("IoU", "iou", 1.0),))]
     per_step = _per_step(doc)
     t = doc["timing"]
-    lines += ["", f"Per training step (batch 8, measured side by side in one process, one thread): {per_step}. "
-                  f"Fitting the {fit['shapes']} training shapes for `weights` ({fit['steps']} Adam steps each, "
-                  f"`{doc['fit_command']}`): {t['fit_per_shape_step'] * 1e3:.2f} ms per shape and step, "
+    lines += ["", f"Per training step (batch {batch}, measured side by side in one process, one thread): "
+                  f"{per_step}. Fitting the {fit['shapes']} training shapes for `weights` ({fit['steps']} Adam steps "
+                  f"each, `{doc['fit_command']}`): {t['fit_per_shape_step'] * 1e3:.2f} ms per shape and step, "
                   f"{t['fit_per_shape_step'] * fit['shapes'] * fit['steps']:.0f} s in all."]
     m = doc["matched"]
     last = max(int(k) for k in m["per_step"])
@@ -333,7 +338,8 @@ def render() -> str:
               ""]
     for kind in ("pointcloud", "image"):
         parts += [study_section(kind), ""]
-    parts += [local_study_section(), ""]
+    for args in LOCAL_STUDIES:
+        parts += [local_study_section(*args), ""]
     parts += [real_data_section()]
     trainings = [r for r in ROWS if r.get("method")]
     parts += ["## Reproduce",
@@ -359,10 +365,11 @@ def render() -> str:
               "PYTHONPATH=. python benchmarks/compute_study.py report --input image",
               "# the local field's study (datasets/sdf, datasets/README.md); its gm run is "
               "benchmarks/gm_ablation.py's chosen one",
-              "PYTHONPATH=. python benchmarks/compute_study.py fit --field local",
-              *(f"PYTHONPATH=. python benchmarks/compute_study.py train --field local --method {m}"
-                for m in study.LOCAL.curves["pointcloud"]),
-              "PYTHONPATH=. python benchmarks/compute_study.py report --field local",
+              *(line for local, kind, _ in LOCAL_STUDIES for line in (
+                  f"PYTHONPATH=. python benchmarks/compute_study.py fit --field {local.name}",
+                  *(f"PYTHONPATH=. python benchmarks/compute_study.py train --field {local.name} --method {m}"
+                    for m in local.curves[kind]),
+                  f"PYTHONPATH=. python benchmarks/compute_study.py report --field {local.name}")),
               "PYTHONPATH=. python benchmarks/report.py", "```", ""]
     return "\n".join(parts)
 

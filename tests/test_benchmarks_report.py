@@ -77,13 +77,14 @@ def test_shipped_model_source_is_portable():
     assert Reconstructor.load("global", device="cpu").source == "hnf3d/pretrained/pointcloud.safetensors"
 
 
-def test_local_compute_study_json_is_complete():
-    local = report.study.LOCAL
-    doc = json.loads((report.RESULTS / f"{local.results_name('pointcloud')}.json").read_text())
-    assert doc["field"] == "local" and doc["data"] == local.data
-    assert set(doc["methods"]) == set(local.curves["pointcloud"])
+@pytest.mark.parametrize("local, kind", [(local, kind) for local, kind, _ in report.LOCAL_STUDIES],
+                         ids=[local.name for local, _, _ in report.LOCAL_STUDIES])
+def test_local_compute_study_json_is_complete(local, kind):
+    doc = json.loads((report.RESULTS / f"{local.results_name(kind)}.json").read_text())
+    assert doc["field"] == local.name and doc["input"] == kind and doc["data"] == local.data
+    assert set(doc["methods"]) == set(local.curves[kind])
     for method, run in doc["methods"].items():
-        assert [p["step"] for p in run["points"]] == local.inputs["pointcloud"]["budgets"]
+        assert [p["step"] for p in run["points"]] == local.inputs[kind]["budgets"]
         for p in run["points"]:
             assert p["total_seconds"] == pytest.approx(p["train_seconds"] + p["fit_seconds"])
             assert (p["fit_seconds"] > 0) == (method == "weights")
@@ -91,4 +92,4 @@ def test_local_compute_study_json_is_complete():
     gm = doc["methods"]["gm"]
     assert gm["log"] and all("probe_task_loss_median" in w for w in gm["log"])
     assert isinstance(doc["claim"]["holds"], bool) and doc["claim"]["statement"] in report.DOC.read_text()
-    assert (report.REPO / "docs" / f"{local.results_name('pointcloud').replace('-', '_')}.png").is_file()
+    assert (report.REPO / "docs" / f"{local.results_name(kind).replace('-', '_')}.png").is_file()
