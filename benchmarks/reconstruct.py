@@ -9,10 +9,15 @@ Quality (needs ../shared/data/real; cases without it are skipped and listed):
   on the mesh;
 - each real scan with a ground-truth mesh: the Stanford bunny range scan bun000 and PCL's bun0.pcd (ground truth
   bunny_libigl.off, same frame) and the ABC scan (its 03_meshes mesh); scan and mesh are put in the unit box by
-  the mesh's normalisation; the scan is given as is (all its points).
+  the mesh's normalisation; the scan is given as is (all its points);
+- scans simulated from each real mesh (hnf3d.data.scan.simulate_scan, the scanner model of tools/simulate_scan.py,
+  on the mesh in the unit box; SIMULATED: one view, three views with noise 1% of the size, six views with a part
+  of radius 0.2 missing), scored against the whole mesh.
 Methods: hnf3d without refinement, hnf3d with --refine N steps, and (--ablation M, default 100) M steps from the
-field's prediction and M steps from the untrained theta_0 (what the learned prior adds), Poisson (Open3D, depth 8, normals estimated from 30
-neighbours and oriented by Open3D's consistent tangent planes, no density trimming). Metrics (hnf3d.eval.metrics,
+field's prediction and M steps from the untrained theta_0 (what the learned prior adds), Poisson (Open3D, depth 8,
+normals estimated from 30 neighbours and oriented by Open3D's consistent tangent planes), without and with density
+trimming (the vertices below the POISSON_TRIM quantile of Poisson's density dropped, as Open3D's tutorial does);
+"beats Poisson" compares with the better of the two on each input. Each hnf3d row keeps its seconds per stage. Metrics (hnf3d.eval.metrics,
 ONet protocol): Chamfer-L1 (unscaled), normal consistency, F@1% (and F@1.5%, F@2%); IoU is not used: several
 ground-truth meshes are not watertight.
 
@@ -24,6 +29,9 @@ Speed: 3k, 100k and 1M points (sampled on the bunny, noise 0.005 of its size, in
 seconds per stage (hnf3d's own timings) and in total, and the peak resident memory over the process's level
 before the case (a thread samples /proc/self/statm every 2 ms: torch's allocations are invisible to tracemalloc).
 Poisson runs on the same inputs in the same process, so each speed figure has its ratio.
+
+Degenerate input (collinear, coplanar, a handful of points): tools/reconstruct.py --refine 300 on each, its exit
+code, stderr lines and seconds (the process's start included).
 
 Extraction: analytic sphere, torus and box occupancy fields extracted densely and hierarchically at 128^3 and
 256^3: points evaluated (the ratio), seconds, and whether the two meshes are identical.
@@ -48,6 +56,9 @@ from benchmarks._harness import environment, format_table, write_json_atomic  # 
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
+POISSON_TRIM = 0.01  # density quantile of the trimmed Poisson row (Open3D's surface reconstruction tutorial)
+# simulated scans of the real meshes: (name, views, noise as a fraction of the size, missing radius / size)
+SIMULATED = (("1 view", 1, 0.002, 0.0), ("3 views, noise 1%", 3, 0.01, 0.0), ("6 views, part missing", 6, 0.002, 0.2))
 METRICS = ("chamfer_l1", "normal_consistency", "fscore@0.01", "fscore@0.015", "fscore@0.02")
 
 
@@ -85,11 +96,43 @@ class PeakRSS:
         return (self.peak - self.base) / 2 ** 20
 
 
-def poisson(points: np.ndarray, depth: int = 8):
+class SimpleMesh:
+    """vertices (V, 3) and faces (F, 3): what simulate_scan reads of a mesh."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        self.vertices, self.faces = vertices, faces
+
+
+def poisson(points: np.ndarray, depth: int = 8, density_quantile: float | None = None):
     """Open3D screened Poisson with estimated, consistently oriented normals: (trimesh.Trimesh, timings)."""
     from hnf3d.eval.poisson import poisson_baseline
 
-    return poisson_baseline(points, depth=depth)
+    return poisson_baseline(points, depth=depth, density_quantile=density_quantile)
+
+
+def run_degenerate() -> list[dict]:
+    """tools/reconstruct.py --refine 300 on degenerate point clouds: exit code, stderr lines, seconds."""
+    import subprocess
+    import tempfile
+
+    t = np.linspace(0.0, 1.0, 500)
+    uv = np.random.default_rng(0).random((500, 2))
+    clouds = {"collinear": np.stack([t, 2 * t, 3 * t], 1), "coplanar": np.c_[uv, uv.sum(1)],
+              "five points": np.random.default_rng(0).random((5, 3))}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, pts in clouds.items():
+            src, out = Path(tmp) / "in.xyz", Path(tmp) / "out.ply"
+            np.savetxt(src, pts)
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, str(ROOT / "tools" / "reconstruct.py"), "--pc", str(src), "--out",
+                                   str(out), "--refine", "300"], capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+            err = [line for line in proc.stderr.splitlines() if line.strip()]
+            rows.append({"input": name, "exit_code": proc.returncode, "stderr_lines": len(err),
+                         "message": err[-1] if err else "", "seconds": seconds, "output_written": out.exists()})
+            print(f"  {name}: exit {proc.returncode} in {seconds:.2f} s: {rows[-1]['message']}", flush=True)
+    return rows
 
 
 def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
@@ -128,6 +171,15 @@ def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
         pts = load_point_cloud(REAL / scan).points
         cases.append({"name": name, "kind": f"real scan, {len(pts)} pts", "input": norm.apply(pts),
                       "gt_points": gp, "gt_normals": gn})
+    from hnf3d.data.scan import simulate_scan
+
+    for path in meshes:
+        v, f, _, gp, gn = gt_of(path)
+        for label, views, noise, missing in SIMULATED:
+            scan = simulate_scan(SimpleMesh(v, f), views=views, noise=noise, missing=missing, seed=0,
+                                 max_points=20_000).astype(np.float64)
+            cases.append({"name": f"{path.stem}, {label}", "kind": f"simulated scan, {len(scan)} pts",
+                          "input": scan, "gt_points": gp, "gt_normals": gn})
     abc_mesh = next((REAL / "abc" / "03_meshes").glob("*.ply"), None)
     abc_pts = next((REAL / "abc" / "04_pts").glob("*.npy"), None)
     if abc_mesh and abc_pts:
@@ -150,7 +202,8 @@ def run_quality(rec, cases, refine: int, ablation: int = 0) -> list[dict]:
         row = {"name": case["name"], "kind": case["kind"]}
         runs = {"hnf3d": lambda: rec.reconstruct(case["input"]),
                 f"hnf3d_refine{refine}": lambda: rec.reconstruct(case["input"], refine_steps=refine),
-                "poisson": lambda: poisson(case["input"])[0]}
+                "poisson": lambda: poisson(case["input"])[0],
+                "poisson_trim": lambda: poisson(case["input"], density_quantile=POISSON_TRIM)[0]}
         if ablation:
             runs[f"hnf3d_refine{ablation}_prediction"] = lambda: rec.reconstruct(case["input"], refine_steps=ablation)
             runs[f"hnf3d_refine{ablation}_theta0"] = lambda: rec.reconstruct(case["input"], refine_steps=ablation,
@@ -162,9 +215,13 @@ def run_quality(rec, cases, refine: int, ablation: int = 0) -> list[dict]:
             m = mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)
             row[method] = {"seconds": seconds, "faces": int(len(mesh.faces)),
                            "watertight": bool(mesh.is_watertight), **{k: float(m[k]) for k in METRICS}}
+            if "hnf3d" in mesh.metadata:
+                row[method]["stages"] = mesh.metadata["hnf3d"]["timings"]
+                row[method]["messages"] = mesh.metadata["hnf3d"]["messages"]
+        row["poisson_best"] = max(("poisson", "poisson_trim"), key=lambda k: row[k]["fscore@0.01"])
         print(f"  {case['name']}: F@1% hnf3d {row['hnf3d']['fscore@0.01']:.3f}, refined "
-              f"{row[f'hnf3d_refine{refine}']['fscore@0.01']:.3f}, Poisson {row['poisson']['fscore@0.01']:.3f}",
-              flush=True)
+              f"{row[f'hnf3d_refine{refine}']['fscore@0.01']:.3f}, Poisson {row['poisson']['fscore@0.01']:.3f}, "
+              f"trimmed {row['poisson_trim']['fscore@0.01']:.3f}", flush=True)
         rows.append(row)
     return rows
 
@@ -201,7 +258,9 @@ def run_shapenet(rec, image_rec, cases, refine: int) -> list[dict]:
     for case in cases:
         row = {"name": case["name"], "hnf3d": score(rec.reconstruct(case["input"]), case),
                f"hnf3d_refine{refine}": score(rec.reconstruct(case["input"], refine_steps=refine), case),
-               "poisson": score(poisson(case["input"])[0], case)}
+               "poisson": score(poisson(case["input"])[0], case),
+               "poisson_trim": score(poisson(case["input"], density_quantile=POISSON_TRIM)[0], case)}
+        row["poisson_best"] = max(("poisson", "poisson_trim"), key=lambda k: row[k]["fscore@0.01"])
         if image_rec is not None and case["views"]:
             views = [score(image_rec.reconstruct_image(v), case) for v in case["views"]]
             f1 = [v["fscore@0.01"] for v in views]
@@ -327,8 +386,16 @@ def main(argv=None) -> int:
     print("speed:", flush=True)
     speed = run_speed(rec, [3000] if args.quick else [3000, 100_000, 1_000_000],
                       [128] if args.quick else [128, 256])
+    print("degenerate input:", flush=True)
+    degenerate = [] if args.quick else run_degenerate()
     refined = f"hnf3d_refine{args.refine}"
     wins = sum(r[refined]["fscore@0.01"] > r["poisson"]["fscore@0.01"] for r in quality)
+    every = quality + shapenet
+    behind = [r["name"] for r in every if r[refined]["fscore@0.01"] < r[r["poisson_best"]]["fscore@0.01"]]
+    small = [r for r in quality if r["kind"] == "mesh, 3000 pts, noise 0.005"]
+    refine_s = float(np.mean([r[refined]["seconds"] for r in small])) if small else None
+    poisson_s = float(np.mean([r["poisson"]["seconds"] for r in small])) if small else None
+    by_name = {r["name"]: r[refined]["fscore@0.01"] for r in quality}
     fast = next((r for r in speed if r["points"] == 3000 and r["resolution"] == 128), None)
     mean = {m: float(np.mean([r[m]["fscore@0.01"] for r in quality])) if quality else None
             for m in (quality[0] if quality else {}) if isinstance(quality[0].get(m), dict)}
@@ -343,15 +410,27 @@ def main(argv=None) -> int:
                         for r in shapenet},
         "refined_beats_poisson_f1": f"{wins} of {len(quality)}",
         "refined_beats_poisson_on_half": bool(quality) and wins * 2 >= len(quality),
+        # issue 14's acceptance: against the better Poisson (with or without trimming) on every input
+        "refined_behind_best_poisson": behind,
+        "refined_at_least_best_poisson_everywhere": bool(every) and not behind,
+        "refine_seconds_3k": refine_s,
+        "refine_to_poisson_time_ratio_3k": refine_s / poisson_s if small else None,
+        "refine_within_3s_3k": bool(small) and refine_s <= 3.0,
+        "abc_scan_refined_f1": by_name.get("abc_scan"),
+        "bunny_rangescan_refined_f1": by_name.get("bunny_rangescan_bun000"),
+        "degenerate_fail_fast": bool(degenerate) and all(d["exit_code"] == 2 and d["stderr_lines"] == 1
+                                                          and d["seconds"] < 5.0 and not d["output_written"]
+                                                          for d in degenerate),
         "seconds_3k_128": fast and fast["hnf3d"]["seconds"],
         "under_1s_3k_128": bool(fast) and fast["hnf3d"]["seconds"] < 1.0,
         "faster_than_poisson_3k_128": bool(fast) and fast["speedup_vs_poisson"] > 1.0,
     }
     record = {"benchmark": "reconstruct", "quick": args.quick, "checkpoint": rec.source, "model": rec.info,
-              "refine_steps": args.refine, "ablation_steps": args.ablation, "environment": environment(args.device, ("torch", "open3d", "numpy")),
+              "refine_steps": args.refine, "ablation_steps": args.ablation, "poisson_trim_quantile": POISSON_TRIM,
+              "environment": environment(args.device, ("torch", "open3d", "numpy")),
               "image_checkpoint": image_rec.source if image_rec is not None else None,
               "skipped": skipped, "summary": summary, "quality": quality, "shapenet": shapenet, "speed": speed,
-              "extraction": extraction}
+              "extraction": extraction, "degenerate": degenerate}
     out = args.out or ROOT / "benchmarks" / "results" / ("real-quick.json" if args.quick else "real.json")
     write_json_atomic(out, record)
     print(format_table([[r["name"], *(f"{r[m]['fscore@0.01']:.3f}" for m in ("hnf3d", refined, "poisson")),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
-    PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local [--steps 300] [--out PATH]
+    PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local [--study labels|terms] [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -11,13 +11,21 @@ Validation shapes, none of them in any training set and none of them third-party
 - two open, zero-thickness surfaces, as CAD and ModelNet meshes often are (`open_shapes`): a bowl (the lower part
   of a sphere) and a curved sheet on four legs thinner than the noise.
 Each is put in the unit box; 3000 surface points (seed 0) + Gaussian noise 0.005 are the input, as the protocol
-samples; the ground truth is 100k surface points and normals (the SDF sets: pointcloud.npz).
+samples; the ground truth is 100k surface points and normals (the SDF sets: pointcloud.npz). The `terms` study
+adds dense noisy scans: the six procedural shapes again, 20,000 points with noise 0.015 (`DENSE`), where the noise
+is a sizeable part of a point's neighbourhood (hnf3d.pipeline.denoise).
 
 Variants (the model's `eval` settings, everything else as the CLI runs it: `Reconstructor.reconstruct(points,
-refine_steps=--steps)`): normals oriented by the spanning tree or by the field's prediction, the pull towards
-the prediction (`eval.refine_prior`) at a few weights, and the shell labelled inside around the points
-(`eval.refine_shell`). Metrics: F@1% (hnf3d.eval.metrics), per shape and mean.
-JSON: benchmarks/results/refine-settings-<checkpoint name>.json.
+refine_steps=--steps)`), one study at a time (STUDIES):
+- `labels`: normals oriented by the spanning tree or by the field's prediction, the pull towards the prediction
+  (`eval.refine_prior`) at a few weights, and the shell labelled inside around the points (`eval.refine_shell`);
+- `terms` (issue 14), on the chosen labels: dropping the ambiguous winding-number labels
+  (`eval.refine_confidence`), the surface term (`eval.refine_surface`) and smoothing noisy scans first
+  (`eval.refine_denoise`);
+- `batch`, on the terms study's choice: fewer labelled queries per step (`eval.refine_batch`), for speed; the
+  seconds of each variant over all cases are in the JSON.
+Metrics: F@1% (hnf3d.eval.metrics), per shape and mean.
+JSON: benchmarks/results/refine-settings-<checkpoint name>.json (`labels`), ...-<name>-<study>.json (the others).
 """
 from __future__ import annotations
 
@@ -37,13 +45,46 @@ ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ("chair", "table", "bench", "lamp", "airplane", "car")
 SDF_FAMILIES = ("blob", "tube", "plate", "mechanical", "csg")
 SEED_BASE = 900_000  # procedural seeds no data set uses (the data sets use 0 .. a few thousand)
-VARIANTS = (("tree", 0.0, 0.0), ("field", 0.0, 0.0), ("field", 10.0, 0.0), ("field", 30.0, 0.0),
-            ("field", 100.0, 0.0), ("field", 100.0, 0.0025), ("field", 100.0, 0.005), ("field", 100.0, 0.0075))
+DENSE = {"points": 20_000, "noise": 0.015}  # the terms study's dense noisy scans
 
 
-def _noisy(points: np.ndarray) -> np.ndarray:
+def _variants_labels(name: str) -> list[dict]:
+    settings = (("tree", 0.0, 0.0), ("field", 0.0, 0.0), ("field", 10.0, 0.0), ("field", 30.0, 0.0),
+                ("field", 100.0, 0.0), ("field", 100.0, 0.0025), ("field", 100.0, 0.005), ("field", 100.0, 0.0075))
+    return [{"refine_orient": o, "refine_prior": p, "refine_shell": s} for o, p, s in settings]
+
+
+def _variants_terms(name: str) -> list[dict]:
+    chosen = {"refine_orient": "field", "refine_prior": 100.0, "refine_shell": 0.005}  # the labels study's choice
+    # (confidence, surface, denoise radius); a first run with denoising by the 30 nearest neighbours (not a radius)
+    # erased the sparse chair and bench (F@1% 0.92 -> 0.43): hnf3d.pipeline.denoise says why
+    terms = ((0.0, 0.0, 0.0), (0.2, 0.0, 0.0), (0.0, 0.3, 0.0), (0.0, 1.0, 0.0), (0.2, 1.0, 0.0), (0.0, 0.0, 0.02),
+             (0.0, 1.0, 0.015), (0.0, 1.0, 0.02), (0.0, 1.0, 0.03), (0.2, 1.0, 0.02))
+    return [{**chosen, "refine_confidence": c, "refine_surface": s, "refine_denoise": d} for c, s, d in terms]
+
+
+def _variants_batch(name: str) -> list[dict]:
+    """The terms study's choice (read from its JSON) at fewer labelled queries per step: refinement's time is
+    about proportional to them."""
+    terms = ROOT / "benchmarks" / "results" / f"refine-settings-{name}-terms.json"
+    if not terms.is_file():
+        raise SystemExit(f"refine_settings: error: {terms} not found (run --study terms first)")
+    import json
+
+    chosen = {k: v for k, v in json.loads(terms.read_text())["best"].items() if k != "mean"}
+    return [{**chosen, "refine_batch": b} for b in (8192, 4096, 2048)]
+
+
+STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch}
+
+
+def _label(variant: dict) -> str:
+    return ", ".join(v if isinstance(v, str) else f"{k.removeprefix('refine_')} {v:g}" for k, v in variant.items())
+
+
+def _noisy(points: np.ndarray, noise: float = 0.005) -> np.ndarray:
     rng = np.random.default_rng(0)
-    return points + rng.normal(0.0, 0.005, points.shape)
+    return points + rng.normal(0.0, noise, points.shape)
 
 
 def open_shapes() -> dict:
@@ -63,19 +104,20 @@ def open_shapes() -> dict:
     return {"bowl": bowl, "sheet_on_legs": trimesh.util.concatenate([trimesh.Trimesh(v, f, process=False)] + legs)}
 
 
-def _mesh_case(name: str, v: np.ndarray, f: np.ndarray) -> dict:
+def _mesh_case(name: str, v: np.ndarray, f: np.ndarray, points: int = 3000, noise: float = 0.005) -> dict:
     from hnf3d.data.normalization import unit_box_normalization
     from hnf3d.ops import sample_surface
 
     v = unit_box_normalization(v).apply(v)
     gt = sample_surface(v, f, 100_000, seed=1)
-    inp = sample_surface(v, f, 3000, seed=0).points.cpu().numpy().astype(np.float64)
-    return {"name": name, "input": _noisy(inp), "gt_points": gt.points.cpu().numpy(),
+    inp = sample_surface(v, f, points, seed=0).points.cpu().numpy().astype(np.float64)
+    return {"name": name, "input": _noisy(inp, noise), "gt_points": gt.points.cpu().numpy(),
             "gt_normals": gt.normals.cpu().numpy()}
 
 
-def validation_cases(sdf_root: Path) -> tuple[list[dict], list[str]]:
-    """[{name, input (3000, 3), gt_points, gt_normals}] in the unit box, and notes on what was skipped."""
+def validation_cases(sdf_root: Path, dense: bool = False) -> tuple[list[dict], list[str]]:
+    """[{name, input (3000, 3), gt_points, gt_normals}] in the unit box, and notes on what was skipped; dense: also
+    the procedural shapes as dense noisy scans (DENSE)."""
     from hnf3d.data.procedural import make_shape
 
     cases, skipped = [], []
@@ -94,12 +136,17 @@ def validation_cases(sdf_root: Path) -> tuple[list[dict], list[str]]:
         cases.append({"name": f"{fam}/{names[0]}", "input": _noisy(p[pick]), "gt_points": p, "gt_normals": n})
     for name, mesh in open_shapes().items():
         cases.append(_mesh_case(name, np.asarray(mesh.vertices), np.asarray(mesh.faces)))
+    for i, cat in enumerate(CATEGORIES if dense else ()):
+        mesh = make_shape(cat, SEED_BASE + i)
+        cases.append(_mesh_case(f"{cat}_{SEED_BASE + i}_dense", np.asarray(mesh.vertices), np.asarray(mesh.faces),
+                                DENSE["points"], DENSE["noise"]))
     return cases, skipped
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default="local")
+    ap.add_argument("--study", choices=sorted(STUDIES), default="labels", help="which settings to vary")
     ap.add_argument("--steps", type=int, default=300, help="refinement steps (the CLI's default)")
     ap.add_argument("--sdf-data", default=str(ROOT / "datasets" / "sdf"))
     ap.add_argument("--out", default=None)
@@ -112,32 +159,31 @@ def main(argv=None) -> int:
 
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
-    cases, skipped = validation_cases(Path(args.sdf_data))
+    cases, skipped = validation_cases(Path(args.sdf_data), dense=args.study != "labels")
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
     def f1(mesh, case) -> float:
         return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
 
     rows = [{"variant": "one pass", "fscore@0.01": [f1(rec.reconstruct(c["input"]), c) for c in cases]}]
-    for orient, prior, shell in VARIANTS:
-        ev = rec.config.eval
-        ev.refine_orient, ev.refine_prior, ev.refine_shell = orient, prior, shell
+    name = Path(args.checkpoint).stem if Path(args.checkpoint).suffix else args.checkpoint
+    for variant in STUDIES[args.study](name):
+        for key, value in variant.items():
+            setattr(rec.config.eval, key, value)
         t0 = time.perf_counter()
         scores = [f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
-        rows.append({"variant": f"{orient}, prior {prior:g}, shell {shell:g}", "refine_orient": orient,
-                     "refine_prior": prior, "refine_shell": shell, "fscore@0.01": scores,
+        rows.append({"variant": _label(variant), **variant, "fscore@0.01": scores,
                      "seconds": time.perf_counter() - t0})
         print(f"  {rows[-1]['variant']}: mean F@1% {np.mean(scores):.3f}", flush=True)
     for row in rows:
         row["mean"] = float(np.mean(row["fscore@0.01"]))
     best = max(rows[1:], key=lambda r: r["mean"])
-    name = Path(args.checkpoint).stem if Path(args.checkpoint).suffix else args.checkpoint
-    record = {"benchmark": "refine_settings", "checkpoint": rec.source, "model": rec.info, "steps": args.steps,
-              "environment": environment("cpu", ("torch", "numpy")), "cases": [c["name"] for c in cases],
-              "skipped": skipped, "variants": rows,
-              "best": {"refine_orient": best["refine_orient"], "refine_prior": best["refine_prior"],
-                       "refine_shell": best["refine_shell"], "mean": best["mean"]}}
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"refine-settings-{name}.json"
+    record = {"benchmark": "refine_settings", "study": args.study, "checkpoint": rec.source, "model": rec.info,
+              "steps": args.steps, "environment": environment("cpu", ("torch", "numpy")),
+              "cases": [c["name"] for c in cases], "skipped": skipped, "variants": rows,
+              "best": {k: v for k, v in best.items() if k.startswith("refine_") or k == "mean"}}
+    suffix = "" if args.study == "labels" else f"-{args.study}"
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"refine-settings-{name}{suffix}.json"
     write_json_atomic(out, record)
     print(format_table([[r["variant"], f"{r['mean']:.3f}", *(f"{x:.3f}" for x in r["fscore@0.01"])] for r in rows],
                        ["variant", "mean", *(c["name"].split("/")[0] for c in cases)]))

@@ -132,7 +132,7 @@ def real_data_section() -> str:
             ("refined local", "local", refined),
             (f"{ablation} from pred. (local)", "local", f"hnf3d_refine{ablation}_prediction"),
             (f"{ablation} from theta_0 (local)", "local", f"hnf3d_refine{ablation}_theta0"),
-            ("Poisson", "local", "poisson")]
+            ("Poisson", "local", "poisson"), ("Poisson, trimmed", "local", "poisson_trim")]
     rows = {name: {r["name"]: r for r in doc["quality"]} for name, doc in runs.items()}
 
     def f1(run, case, method):
@@ -153,14 +153,21 @@ def real_data_section() -> str:
         vals = [v for v in vals if v is not None]
         means.append(f"{sum(vals) / len(vals):.3f} (min {min(vals):.3f})" if vals else "-")
     lines.append(f"| **mean of the {len(meshes)} meshes** | | " + " | ".join(means) + " |")
+    n_inputs = len(local["quality"]) + len(local.get("shapenet") or [])
     out = ["## Real data: meshes and scans never trained on", "",
            "`benchmarks/reconstruct.py` (this 2-core CPU), one run per model family: "
            + ", ".join(f"`{REAL_COMMAND.format(name=n, json=j)}`" for n, j in REAL_RUNS)
            + ". Each real mesh of ../shared/data/real sampled as the protocol does (3000 points, noise 0.005, unit "
-           "box) and the real scans with a ground-truth mesh, scored against 100k points of that mesh; F@1% per "
-           "input. Refined = the CLI's default steps from the model's prediction; the ablation columns start "
-           "the same refinement from the prediction and from the untrained theta_0. Poisson is Open3D's, depth 8, "
-           "in the local run (same inputs).", "", "\n".join(lines), ""]
+           "box), the real scans with a ground-truth mesh, and scans simulated from each real mesh with the "
+           "scanner model of tools/simulate_scan.py (one view; three views with noise 1%; six views with a part "
+           "of radius 0.2 missing), scored against 100k points of the mesh; F@1% per input. Refined = the CLI's "
+           "default steps from the model's prediction; the ablation columns start the same refinement from the "
+           "prediction and from the untrained theta_0. Poisson is Open3D's, depth 8, in the local run (same "
+           "inputs), without and with density trimming (`POISSON_TRIM` in benchmarks/reconstruct.py). Counting "
+           "the ShapeNet objects below, the refined local model is at least the better Poisson on "
+           f"{n_inputs - len(local['summary']['refined_behind_best_poisson'])} of the {n_inputs} inputs; "
+           "3000-point refinement takes "
+           f"{local['summary']['refine_seconds_3k']:.2f} s on average.", "", "\n".join(lines), ""]
     shapenet = local.get("shapenet") or []
     if shapenet:
         # the global run's image model, where that run scored the ShapeNet views too

@@ -244,6 +244,15 @@ class EvalConfig:
                                  "during refinement (mean squared difference; 0: none).")
     refine_shell: float = _field(0.0, help="Refinement labels queries closer than this to a scan point (unit-box "
                                  "units) inside, so parts thinner than the noise keep a slab (0: none).")
+    refine_confidence: float = _field(0.0, help="Refinement drops the winding-number labels "
+                                      "of queries where |w - 1/2| is below this (near noisy or open parts of the scan "
+                                      "the winding number w is a coin toss; 0: keep every label).")
+    refine_surface: float = _field(0.0, help="Weight of the refinement's surface term: the scan points on the "
+                                   "decision boundary (binary cross-entropy towards 1/2; 0: none).")
+    refine_batch: int = _field(8192, bounds=(1, 10_000_000), help="Labelled queries per refinement step (the "
+                               "surface term adds a quarter as many scan points).")
+    refine_denoise: float = _field(0.0, help="Refinement first smooths the scan by quadric fits within this radius "
+                                   "(unit-box units; points with too few neighbours in it stay; 0: no smoothing).")
 
 
 @dataclass

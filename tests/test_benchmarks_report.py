@@ -93,3 +93,31 @@ def test_local_compute_study_json_is_complete(local, kind):
     assert gm["log"] and all("probe_task_loss_median" in w for w in gm["log"])
     assert isinstance(doc["claim"]["holds"], bool) and doc["claim"]["statement"] in report.DOC.read_text()
     assert (report.REPO / "docs" / f"{local.results_name(kind).replace('-', '_')}.png").is_file()
+
+
+def test_real_data_json_carries_what_issue_14_measures():
+    """real-local.json: every quality input has both Poisson rows and which is better, the hnf3d rows their
+    seconds per stage; the simulated scans of every real mesh are there; the summary states each acceptance
+    figure from the rows (recomputed here), and the degenerate inputs' exit codes and times."""
+    doc = json.loads((report.RESULTS / "real-local.json").read_text())
+    refined = f"hnf3d_refine{doc['refine_steps']}"
+    rows = doc["quality"] + doc["shapenet"]
+    for r in rows:
+        assert {"poisson", "poisson_trim"} <= set(r) and r["poisson_best"] in ("poisson", "poisson_trim")
+        assert r[r["poisson_best"]]["fscore@0.01"] == max(r["poisson"]["fscore@0.01"],
+                                                           r["poisson_trim"]["fscore@0.01"])
+    for r in doc["quality"]:
+        assert "refine" in r[refined]["stages"] and "encode" in r["hnf3d"]["stages"]
+    meshes = [r["name"] for r in doc["quality"] if r["kind"].startswith("mesh")]
+    simulated = [r["name"] for r in doc["quality"] if r["kind"].startswith("simulated scan")]
+    for mesh in meshes:
+        assert sum(name.startswith(f"{mesh}, ") for name in simulated) == 3, mesh
+    s = doc["summary"]
+    behind = [r["name"] for r in rows if r[refined]["fscore@0.01"] < r[r["poisson_best"]]["fscore@0.01"]]
+    assert s["refined_behind_best_poisson"] == behind
+    assert s["refined_at_least_best_poisson_everywhere"] == (not behind)
+    small = [r for r in doc["quality"] if r["kind"] == "mesh, 3000 pts, noise 0.005"]
+    assert s["refine_seconds_3k"] == pytest.approx(sum(r[refined]["seconds"] for r in small) / len(small))
+    assert len(doc["degenerate"]) == 3
+    assert s["degenerate_fail_fast"] == all(d["exit_code"] == 2 and d["stderr_lines"] == 1 and d["seconds"] < 5
+                                            and not d["output_written"] for d in doc["degenerate"])

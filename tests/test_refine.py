@@ -89,3 +89,54 @@ def test_outward_directions_and_the_prior_pull(sphere_cloud):
     assert (held - theta).abs().mean() < 0.5 * (free - theta).abs().mean()
     with pytest.raises(ValueError, match="prior"):
         refine_theta(net, theta, data, steps=1, prior=-1.0)
+
+
+def test_confidence_drops_the_ambiguous_labels_and_keeps_the_certain_ones():
+    """A noisy sphere: the queries kept at confidence c are those with |w - 1/2| >= c, plus the shell's and the
+    ones beyond the bounds; the kept labels are those of the full set (nothing relabelled), and they are more
+    often right than the dropped ones."""
+    mesh = trimesh.creation.icosphere(4, 0.35)
+    pts, faces = trimesh.sample.sample_surface(mesh, 2000, seed=0)
+    noisy = pts + np.random.default_rng(0).normal(0.0, 0.01, pts.shape)
+    p = torch.tensor(noisy, dtype=torch.float32)
+    n = torch.tensor(mesh.face_normals[faces], dtype=torch.float32)
+    bounds = (np.full(3, -0.3), np.full(3, 0.3))  # cuts the sphere: the queries beyond are certain (outside)
+    full = pseudo_labels(p, n, n_uniform=3000, n_near=6000, seed=2, bounds=bounds)
+    kept = pseudo_labels(p, n, n_uniform=3000, n_near=6000, seed=2, bounds=bounds, confidence=0.3)
+    assert 0 < len(kept.queries) < len(full.queries)
+    index = {tuple(q): i for i, q in enumerate(full.queries.tolist())}
+    rows = torch.tensor([index[tuple(q)] for q in kept.queries.tolist()])
+    assert torch.equal(full.labels[rows], kept.labels)
+    dropped = torch.ones(len(full.queries), dtype=torch.bool)
+    dropped[rows] = False
+    truth = ((full.queries.norm(dim=1) < 0.35) & (full.queries.abs() <= 0.3).all(1)).float()
+    right = (full.labels == truth).float()
+    assert right[rows].mean() > right[dropped].mean() + 0.1
+    beyond = ~(full.queries.abs() <= 0.3).all(1)
+    assert bool(beyond[dropped].logical_not().all())  # a query beyond the bounds is never dropped
+    with_shell = pseudo_labels(p, n, n_uniform=3000, n_near=6000, seed=2, bounds=bounds, confidence=0.3,
+                               shell=0.01)
+    assert len(with_shell.queries) > len(kept.queries)  # the shell's queries are labelled whatever w says
+
+
+def test_the_surface_term_puts_the_points_on_the_boundary(sphere_cloud):
+    """From a sphere of radius 0.3 fitted to labels, the surface term alone (no labels' weight in the points'
+    direction: the labels are of the same sphere) moves the boundary onto points at radius 0.35."""
+    torch.manual_seed(0)
+    p, n = sphere_cloud  # radius 0.35
+    net = TaskNetwork(n_frequencies=4, hidden=[64, 64, 64])
+    small = pseudo_labels(p * (0.3 / 0.35), n, n_uniform=8000, n_near=8000, seed=0)
+    theta, _ = refine_theta(net, net.theta_0(0), small, steps=150, batch=4096, seed=1)
+
+    def mean_prob(th):
+        with torch.no_grad():
+            return float(torch.sigmoid(net(p[None], th)[0]).mean())
+
+    pulled, _ = refine_theta(net, theta, small, steps=100, batch=2048, seed=2, surface=10.0, points=p, lr=1e-3)
+    assert mean_prob(theta) < 0.3 and abs(mean_prob(pulled) - 0.5) < abs(mean_prob(theta) - 0.5) - 0.1
+    again, _ = refine_theta(net, theta, small, steps=100, batch=2048, seed=2, surface=10.0, points=p, lr=1e-3)
+    assert torch.equal(pulled, again)
+    with pytest.raises(ValueError, match="points"):
+        refine_theta(net, theta, small, steps=1, surface=1.0)
+    with pytest.raises(ValueError, match="surface"):
+        refine_theta(net, theta, small, steps=1, surface=-1.0, points=p)

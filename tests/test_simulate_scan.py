@@ -106,6 +106,9 @@ def test_shipped_example_is_what_the_documented_command_writes(tmp_path):
         (["--size", "0"], "--size"),
         (["--max-points", "0"], "--max-points"),
         (["--seed", "-1"], "--seed"),
+        (["--missing", "-0.1"], "--missing"),
+        (["--mesh", "{tmp}/none.obj"], "--mesh"),
+        (["--mesh", "{tmp}/none.obj", "--shape", "chair"], "--mesh"),
         (["--out", "{tmp}/scan.obj"], "--out"),
         (["--out", "{tmp}/missing/scan.ply"], "missing"),
         ([], "--out"),
@@ -123,6 +126,39 @@ def test_bad_arguments(tmp_path, capsys, args, names):
 
 
 def test_scan_function_rejects_bad_values(chair):
-    for kwargs in ({"views": 0}, {"resolution": 0}, {"noise": -1.0}, {"seed": -1}, {"max_points": 0}):
+    for kwargs in ({"views": 0}, {"resolution": 0}, {"noise": -1.0}, {"seed": -1}, {"max_points": 0},
+                   {"missing": -1.0}, {"missing": float("nan")}):
         with pytest.raises(ValueError):
             simulate_scan(chair, **kwargs)
+
+
+def test_missing_drops_one_ball_of_hits_and_keeps_the_rest(chair):
+    """missing=r: exactly the hits of the full scan farther than r x size from one of them remain (same rays,
+    same noise), so missing=0 gives the scans it always gave."""
+    size = float(chair.extents.max())
+    full = simulate_scan(chair, views=3, resolution=40, noise=0.0, seed=4)
+    cut = simulate_scan(chair, views=3, resolution=40, noise=0.0, seed=4, missing=0.2)
+    assert 0 < len(cut) < 0.95 * len(full)
+    rows = {tuple(p) for p in full.tolist()}
+    assert all(tuple(p) in rows for p in cut.tolist())
+    gone = np.array([p for p in full.tolist() if tuple(p) not in {tuple(q) for q in cut.tolist()}])
+    centre = gone.mean(0)  # the removed hits form one ball of radius 0.2 * size
+    assert np.linalg.norm(gone - centre, axis=1).max() < 0.4 * size + 1e-6
+    np.testing.assert_array_equal(simulate_scan(chair, views=3, resolution=40, noise=0.0, seed=4, missing=0.0),
+                                  full)
+
+
+def test_tool_scans_a_mesh_file_in_its_own_frame(tmp_path, chair):
+    mesh_file = tmp_path / "chair.obj"
+    chair.export(mesh_file)
+    out = tmp_path / "scan.ply"
+    assert tool.main(["--mesh", str(mesh_file), "--out", str(out), "--views", "2", "--resolution", "32",
+                      "--noise", "0", "--quiet"]) == 0
+    pts = load_point_cloud(out).points
+    d = closest_point(chair.vertices, chair.faces, pts).distance.numpy()
+    assert len(pts) > 100 and d.max() < 1e-3 * float(chair.extents.max())  # the mesh's frame and units
+    scaled = tmp_path / "scaled.ply"
+    assert tool.main(["--mesh", str(mesh_file), "--out", str(scaled), "--views", "2", "--resolution", "32",
+                      "--noise", "0", "--size", "10", "--offset", "0,0,0", "--quiet"]) == 0
+    s = load_point_cloud(scaled).points
+    assert abs(float(np.ptp(s, axis=0).max()) - 10.0 * float(np.ptp(pts, axis=0).max() / chair.extents.max())) < 0.1

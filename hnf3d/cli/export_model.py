@@ -52,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-shell", type=float, default=None,
                    help="half-thickness labelled inside around a scan's points during refinement, stored as "
                         "eval.refine_shell (default: the training config's)")
+    p.add_argument("--refine-confidence", type=float, default=None,
+                   help="winding-number margin below which refinement drops a label, in [0, 0.45], stored as "
+                        "eval.refine_confidence (default: the training config's)")
+    p.add_argument("--refine-surface", type=float, default=None,
+                   help="weight of refinement's points-on-the-boundary term, stored as eval.refine_surface "
+                        "(default: the training config's)")
+    p.add_argument("--refine-batch", type=int, default=None,
+                   help="labelled queries per refinement step, stored as eval.refine_batch (default: the training "
+                        "config's)")
+    p.add_argument("--refine-denoise", type=float, default=None,
+                   help="radius of refinement's smoothing of the scan (0: none), stored as eval.refine_denoise "
+                        "(default: the training config's)")
     return p
 
 
@@ -62,11 +74,15 @@ def _split_counts(root: str, split: str) -> tuple[int, int]:
     return n, len(lists)
 
 
+# the compute study of the local family for each input (benchmarks/compute_study.py --field local / local_img)
+LOCAL_STUDY_RESULTS = {"pointcloud": "compute-study-local-pointcloud.json", "image": "compute-study-local_img-image.json"}
+
+
 def _objective_evidence(cfg) -> str:
     """What the benchmarks say about the objectives, from their JSON: for a model of the local family the
-    matched-step comparison of compute-study-local-<input>.json (benchmarks/compute_study.py --field local) when it
-    exists, else the overfitting benchmark (benchmarks/results/overfit.json)."""
-    local = ROOT / "benchmarks" / "results" / f"compute-study-local-{cfg.data.input_type}.json"
+    matched-step comparison of its input's local compute study (LOCAL_STUDY_RESULTS) when it exists, else the
+    overfitting benchmark (benchmarks/results/overfit.json)."""
+    local = ROOT / "benchmarks" / "results" / LOCAL_STUDY_RESULTS[cfg.data.input_type]
     if cfg.field.kind == "unet" and local.is_file():
         try:
             doc = json.loads(local.read_text())
@@ -155,7 +171,12 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
            f"; test-time refinement with Adam lr {cfg.eval.refine_lr}, normals oriented by "
            f"{'the prediction (field)' if cfg.eval.refine_orient == 'field' else 'a spanning tree'}, pull "
            f"towards the prediction {cfg.eval.refine_prior:g}, shell around the points labelled inside "
-           f"{cfg.eval.refine_shell:g}."),
+           f"{cfg.eval.refine_shell:g}, "
+           + (f"winding-number labels within {cfg.eval.refine_confidence:g} of 1/2 dropped, "
+              if cfg.eval.refine_confidence else "")
+           + f"surface term {cfg.eval.refine_surface:g}, {cfg.eval.refine_batch} queries per step, "
+           + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g}."
+              if cfg.eval.refine_denoise else "no smoothing.")),
         "",
         "## Metrics on the synthetic test split",
         "",
@@ -201,8 +222,13 @@ def _check(args) -> tuple[Path, Path]:
         check_float("--refine-lr", args.refine_lr, min_value=0.0, max_value=1.0, open_interval=True)
     if args.refine_prior is not None:
         check_float("--refine-prior", args.refine_prior, min_value=0.0)
-    if args.refine_shell is not None:
-        check_float("--refine-shell", args.refine_shell, min_value=0.0)
+    for flag in ("shell", "surface", "denoise"):
+        if getattr(args, f"refine_{flag}") is not None:
+            check_float(f"--refine-{flag}", getattr(args, f"refine_{flag}"), min_value=0.0)
+    if args.refine_batch is not None:
+        check_int("--refine-batch", args.refine_batch, min_value=1)
+    if args.refine_confidence is not None:
+        check_float("--refine-confidence", args.refine_confidence, min_value=0.0, max_value=0.45)
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -237,7 +263,9 @@ def main(argv=None) -> int:
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
     chosen = {"threshold": args.threshold, "refine_lr": args.refine_lr, "refine_orient": args.refine_orient,
-              "refine_prior": args.refine_prior, "refine_shell": args.refine_shell}
+              "refine_prior": args.refine_prior, "refine_shell": args.refine_shell,
+              "refine_confidence": args.refine_confidence, "refine_surface": args.refine_surface,
+              "refine_denoise": args.refine_denoise, "refine_batch": args.refine_batch}
     if any(v is not None for v in chosen.values()):
         from ..config import config_from_dict, config_to_dict
 

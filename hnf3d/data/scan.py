@@ -50,12 +50,14 @@ def camera_rays(center: np.ndarray, radius: float, views: int, resolution: int,
 
 
 def simulate_scan(mesh, *, views: int = 6, resolution: int = 96, noise: float = 0.002, seed: int = 0,
-                  max_points: int | None = None) -> np.ndarray:
+                  max_points: int | None = None, missing: float = 0.0) -> np.ndarray:
     """Scan `mesh` (a trimesh.Trimesh, or anything with .vertices and .faces) with virtual depth cameras.
 
     views >= 1 cameras of resolution x resolution rays (resolution >= 1); noise >= 0: range noise std as a
     fraction of the largest side of the mesh's bounding box; seed >= 0; max_points: keep at most this many hits
-    (a seeded random subset, in scan order). Returns points (N, 3) float32 in the mesh's frame; N may be 0.
+    (a seeded random subset, in scan order); missing >= 0: the hits within missing x the largest side of one
+    hit (chosen by the seed) are dropped, a part the scanner never saw (a hole or a lost side), before the
+    subsetting. Returns points (N, 3) float32 in the mesh's frame; N may be 0.
     """
     from hnf3d.ops import cast_rays
 
@@ -67,6 +69,8 @@ def simulate_scan(mesh, *, views: int = 6, resolution: int = 96, noise: float = 
         raise ValueError(f"noise: expected a finite value >= 0, got {noise}")
     if int(seed) < 0:
         raise ValueError(f"seed: expected >= 0, got {seed}")
+    if not np.isfinite(missing) or missing < 0:
+        raise ValueError(f"missing: expected a finite value >= 0, got {missing}")
     if max_points is not None and int(max_points) < 1:
         raise ValueError(f"max_points: expected >= 1, got {max_points}")
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
@@ -92,6 +96,12 @@ def simulate_scan(mesh, *, views: int = 6, resolution: int = 96, noise: float = 
     t = hits.t_hit.numpy().astype(np.float64)
     cos = np.abs((hits.normal.numpy().astype(np.float64) * directions).sum(axis=1))
     keep = np.isfinite(t) & (cos >= GRAZING_COS)
+    if missing > 0 and keep.any():  # drawn after every other draw: missing=0 gives the scans it always gave
+        hit = origins[keep] + directions[keep] * t[keep, None]
+        centre_hit = hit[rng.integers(len(hit))]
+        gone = np.zeros_like(keep)
+        gone[keep] = np.linalg.norm(hit - centre_hit, axis=1) < missing * size
+        keep &= ~gone
     idx = np.flatnonzero(keep)
     if max_points is not None and len(idx) > int(max_points):
         chosen = np.argsort(keys[idx], kind="stable")[: int(max_points)]

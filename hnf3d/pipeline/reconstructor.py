@@ -174,11 +174,17 @@ class Reconstructor:
         return self.model.predict_theta(x)[0]
 
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
-                lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0):
+                lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0,
+                confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, batch: int = 8192,
+                messages: list | None = None):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
         starting prediction). prior: the pull towards the starting theta. shell: the half-thickness labelled
-        inside around the points (pseudo_labels)."""
+        inside around the points, confidence: the winding-number margin below which labels are dropped
+        (pseudo_labels). surface: the weight of the points-on-the-boundary term (refine_theta). denoise > 0: the
+        radius within which the points are smoothed first (hnf3d.pipeline.denoise; a message says so). batch:
+        labelled queries per step, and a quarter as many scan points for the surface term."""
+        from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
         from .refine import outward_directions, pseudo_labels, refine_theta
 
@@ -186,6 +192,11 @@ class Reconstructor:
         pick = np.arange(len(unit)) if len(unit) <= REFINE_POINTS else rng.choice(len(unit), REFINE_POINTS,
                                                                                     replace=False)
         p = unit[pick].astype(np.float32)
+        if denoise:
+            with timer.stage("denoise"):
+                p, moved = jet_project(p, denoise)
+            if moved and messages is not None:
+                messages.append(f"refinement smoothed {moved} of {len(p)} points (quadric fits within {denoise:g})")
         with timer.stage("normals"):
             # given normals keep their directions but are re-oriented: files often carry unoriented ones (e.g.
             # ShapeNet's pointcloud.npz, taken from the faces of triangle soups)
@@ -197,9 +208,11 @@ class Reconstructor:
             # the object lies within its points' bounding box (plus the noise): a margin of 2% of the unit box
             lo, hi = unit.min(0) - BOUNDS_MARGIN, unit.max(0) + BOUNDS_MARGIN
             data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed, bounds=(lo, hi),
-                                 shell=shell)
+                                 shell=shell, confidence=confidence)
         with timer.stage("refine"):
-            theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior)
+            theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior,
+                                         surface=surface, points=torch.from_numpy(p), batch=batch,
+                                         surface_batch=max(1, batch // 4))
         return theta, losses
 
     def _theta_for_points(self, points, normals, *, refine_steps: int, seed: int, normalize: str, timer: _Timer,
@@ -214,12 +227,18 @@ class Reconstructor:
             orient = ev.refine_orient
             prior = check_float(f"{self.source}: eval.refine_prior", ev.refine_prior, min_value=0.0)
             shell = check_float(f"{self.source}: eval.refine_shell", ev.refine_shell, min_value=0.0)
+            terms = {"confidence": check_float(f"{self.source}: eval.refine_confidence", ev.refine_confidence,
+                                               min_value=0.0, max_value=0.45),
+                     "surface": check_float(f"{self.source}: eval.refine_surface", ev.refine_surface, min_value=0.0),
+                     "denoise": check_float(f"{self.source}: eval.refine_denoise", ev.refine_denoise, min_value=0.0),
+                     "batch": check_int(f"{self.source}: eval.refine_batch", ev.refine_batch, min_value=1)}
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior = "tree", 0.0
             lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
-                                         timer=timer, lr=lr, orient=orient, prior=prior, shell=shell)
+                                         timer=timer, lr=lr, orient=orient, prior=prior, shell=shell, **terms,
+                                         messages=cleaned.messages)
         return theta, cleaned, norm, box, losses
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,

@@ -13,9 +13,12 @@ field was trained to shortcut, on this one shape:
    A model with eval.refine_shell > 0 also labels a thin shell around the points inside, so that parts thinner
    than the noise (sheets, legs, zero-thickness CAD surfaces) are not erased by labels that read outside on both
    of their sides;
+   eval.refine_confidence > 0 drops the labels whose winding number is that close to 1/2;
 2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c), plus
    eval.refine_prior times the mean squared distance to Phi(T, c), which keeps the prediction where the labels
-   say little.
+   say little, plus eval.refine_surface times the cross-entropy of the scan points towards 1/2 (the points lie on
+   the decision boundary, and their noise averages out). A dense, noisy scan is smoothed before all of this
+   (hnf3d.pipeline.denoise, eval.refine_denoise).
 
 The winding number alone is noisy where the scan is noisy or sparse; the small task network, initialised at the
 field's prediction, smooths it and fills holes with the prior. All randomness comes from `seed`.
@@ -43,7 +46,7 @@ class PseudoLabels:
 
 def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1.1, n_uniform: int = 20_000,
                   n_near: int = 40_000, sigmas: tuple[float, float] = (0.02, 0.005), seed: int = 0,
-                  bounds: tuple | None = None, shell: float = 0.0) -> PseudoLabels:
+                  bounds: tuple | None = None, shell: float = 0.0, confidence: float = 0.0) -> PseudoLabels:
     """Inside/outside labels from the winding number of the oriented point cloud (points, normals), both (N, 3)
     in the normalised frame. Queries: n_uniform uniform in [-box/2, box/2]^3, and n_near points displaced from
     random input points by Gaussian noise, half with each sigma of `sigmas` (fractions of the unit box).
@@ -53,7 +56,10 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
     shell > 0: queries closer than `shell` to a point are labelled inside. A part thinner than the scan's noise
     (a sheet, a chair leg, a zero-thickness CAD surface) has no winding-number inside: both of its sides read
     about +-1/2, so the labels would erase it; the shell keeps a slab the occupancy grid can hold. On a solid
-    part it moves the surface out by at most `shell`."""
+    part it moves the surface out by at most `shell`.
+    confidence in [0, 0.45]: queries whose winding number w has |w - 1/2| < confidence are dropped (unless the
+    shell or the bounds label them): near a noisy or open part of the scan w is a coin toss, and a label drawn
+    from it moves the surface by the noise; without them the surface term and the prior place the surface there."""
     from ..ops import estimate_point_areas, point_cloud_winding_number
 
     points = points.float()
@@ -68,16 +74,22 @@ def pseudo_labels(points: torch.Tensor, normals: torch.Tensor, *, box: float = 1
     queries = torch.cat([uniform, *near]).contiguous()
     areas = estimate_point_areas(points)
     wn = point_cloud_winding_number(points, normals, queries, areas)
-    inside = wn.cpu() > 0.5
+    wn = wn.cpu()
+    inside = wn > 0.5
+    keep = (wn - 0.5).abs() >= confidence
     if shell:
         from scipy.spatial import cKDTree
 
         dist, _ = cKDTree(points.cpu().numpy()).query(queries.numpy(), k=1)
-        inside |= torch.from_numpy(dist < shell)
+        in_shell = torch.from_numpy(dist < shell)
+        inside |= in_shell
+        keep |= in_shell
     if bounds is not None:
         lo, hi = (torch.as_tensor(np.asarray(b), dtype=queries.dtype) for b in bounds)
-        inside &= ((queries >= lo) & (queries <= hi)).all(1)
-    return PseudoLabels(queries, inside.float())
+        in_bounds = ((queries >= lo) & (queries <= hi)).all(1)
+        inside &= in_bounds
+        keep |= ~in_bounds
+    return PseudoLabels(queries[keep].contiguous(), inside[keep].float())
 
 
 def outward_directions(task_net, theta: torch.Tensor, points: np.ndarray, chunk: int = 65536) -> np.ndarray:
@@ -95,9 +107,15 @@ def outward_directions(task_net, theta: torch.Tensor, points: np.ndarray, chunk:
 
 
 def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: int, lr: float = 1e-3,
-                 batch: int = 8192, seed: int = 0, prior: float = 0.0) -> tuple[torch.Tensor, list[float]]:
+                 batch: int = 8192, seed: int = 0, prior: float = 0.0, surface: float = 0.0,
+                 points: torch.Tensor | None = None, surface_batch: int = 2048) -> tuple[torch.Tensor, list[float]]:
     """theta (P,) after `steps` Adam steps of BCE(task_net(queries; theta), labels) + prior * mean((theta -
-    theta_start)^2) on random batches of `data`.
+    theta_start)^2) + surface * BCE(task_net(points; theta), 1/2) on random batches of `data` (and of `points`
+    (N, 3), surface_batch of them per step).
+
+    The surface term puts the scan points on the decision boundary. Its gradient at a point is sigmoid(f) - 1/2:
+    bounded, so a noisy point pulls the surface by a bounded amount and the noise of many points averages out,
+    where a winding-number label near them would flip with the noise.
 
     task_net: a `hnf3d.models.TaskNetwork` or `TriplaneTaskNetwork` (evaluated functionally with the given
     weights; its own parameters are untouched). prior >= 0: the pull towards the starting theta (the field's
@@ -106,6 +124,9 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
     steps = check_int("steps", steps, min_value=0)
     lr = check_float("lr", lr, min_value=0.0, open_interval=True)
     prior = check_float("prior", prior, min_value=0.0)
+    surface = check_float("surface", surface, min_value=0.0)
+    if surface and (points is None or not len(points)):
+        raise ValueError("points: the surface term needs the scan points")
     device = theta.device
     start = theta.detach().clone().float()
     weights = start.clone().requires_grad_(True)
@@ -113,12 +134,19 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
     q = data.queries.to(device)
     y = data.labels.to(device)
     g = torch.Generator().manual_seed(int(seed))
+    p = None if not surface else points.float().to(device)
+    half = torch.full((surface_batch,), 0.5, device=device)
     losses = []
     with torch.enable_grad():
         for _ in range(int(steps)):
             pick = torch.randint(0, len(q), (min(batch, len(q)),), generator=g).to(device)
-            logits = task_net(q[pick][None], weights)[0]
-            loss = F.binary_cross_entropy_with_logits(logits, y[pick])
+            x = q[pick]
+            if surface:  # one forward pass over the queries and the points
+                x = torch.cat([x, p[torch.randint(0, len(p), (surface_batch,), generator=g).to(device)]])
+            logits = task_net(x[None], weights)[0]
+            loss = F.binary_cross_entropy_with_logits(logits[:len(pick)], y[pick])
+            if surface:
+                loss = loss + surface * F.binary_cross_entropy_with_logits(logits[len(pick):], half)
             if prior:
                 loss = loss + prior * (weights - start).pow(2).mean()
             optim.zero_grad(set_to_none=True)

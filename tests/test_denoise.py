@@ -1,0 +1,56 @@
+"""hnf3d.pipeline.denoise: quadric projection of a scan within a radius."""
+import numpy as np
+import pytest
+
+from hnf3d.pipeline.denoise import MIN_NEIGHBOURS, jet_fit, jet_project
+
+
+def _sphere(n: int, noise: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x + rng.normal(0.0, noise, x.shape)
+
+
+def _off_sphere(p: np.ndarray) -> float:
+    return float(np.abs(np.linalg.norm(p, axis=1) - 1.0).mean())
+
+
+def test_projection_removes_noise_without_shrinking_a_curved_surface():
+    clean, moved = jet_project(_sphere(8000, 0.0), radius=0.15)
+    assert moved == 8000 and _off_sphere(clean) < 1e-4  # a quadric fits a sphere's patch: no chord bias
+    noisy = _sphere(8000, 0.02)
+    smoothed, moved = jet_project(noisy, radius=0.15)
+    assert moved == 8000 and smoothed.shape == noisy.shape and smoothed.dtype == np.float32
+    assert _off_sphere(smoothed) < 0.4 * _off_sphere(noisy)
+    assert abs(np.linalg.norm(smoothed, axis=1).mean() - 1.0) < 0.005  # no shrinkage
+    assert np.array_equal(jet_project(noisy, radius=0.15, iterations=0)[0], noisy.astype(np.float32))
+    assert np.array_equal(jet_project(noisy, radius=0.15)[0], smoothed)  # deterministic
+
+
+def test_a_sparse_sampling_is_left_alone_and_two_close_walls_are_not_merged():
+    """Points with fewer than MIN_NEIGHBOURS within the radius do not move. Two parallel walls 0.04 apart,
+    densely sampled: a radius below their distance smooths each wall on its own (both stay where they are)."""
+    sparse = _sphere(200, 0.01)
+    out, moved = jet_project(sparse, radius=0.1)
+    assert moved == 0 and np.array_equal(out, sparse.astype(np.float32))
+    rng = np.random.default_rng(1)
+    n = 30_000
+    xy = rng.uniform(-0.5, 0.5, (n, 2))
+    walls = np.c_[xy, np.where(np.arange(n) % 2, 0.02, -0.02) + rng.normal(0, 0.003, n)]
+    inner = (np.abs(xy) < 0.4).all(1)
+    out, moved = jet_project(walls, radius=0.03)
+    assert moved > 0.95 * n
+    assert np.abs(np.abs(out[inner, 2]) - 0.02).mean() < 0.6 * np.abs(np.abs(walls[inner, 2]) - 0.02).mean()
+    assert abs(np.abs(out[inner, 2]).mean() - 0.02) < 0.001  # each wall stays where it is
+    ratio = jet_fit(sparse, radius=0.1)[1]
+    assert np.isnan(ratio).all() and MIN_NEIGHBOURS >= 6
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="radius"):
+        jet_fit(_sphere(100, 0.0), radius=0.0)
+    with pytest.raises(ValueError, match="k"):
+        jet_fit(_sphere(100, 0.0), radius=0.1, k=3)
+    few, moved = jet_project(_sphere(5, 0.0), radius=1.0)
+    assert moved == 0 and few.shape == (5, 3)
