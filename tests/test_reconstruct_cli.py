@@ -133,7 +133,10 @@ def _bad(tmp_path, capsys, args, message):
 def test_bad_inputs(tmp_path, capsys):
     few = tmp_path / "few.xyz"
     save_point_cloud(np.random.default_rng(0).random((15, 3)), few)
-    _bad(tmp_path, capsys, ["--pc", few], "15 usable points")
+    _bad(tmp_path, capsys, ["--pc", few], f"--pc {few}: 15 usable points")
+    line = tmp_path / "line.xyz"
+    save_point_cloud(np.linspace(0, 1, 300)[:, None] * np.array([[1.0, 2.0, 3.0]]), line)
+    _bad(tmp_path, capsys, ["--pc", line], f"--pc {line}: the points are collinear")
     dup = tmp_path / "dup.xyz"
     save_point_cloud(np.repeat(np.random.default_rng(0).random((10, 3)), 5, axis=0), dup)
     _bad(tmp_path, capsys, ["--pc", dup], "10 usable points")

@@ -143,9 +143,14 @@ def main(argv=None) -> int:
                              device=args.device)
     t_load = time.perf_counter() - t0
     if args.pc is not None:
-        mesh = rec.reconstruct(points, normals, resolution=args.resolution, refine_steps=refine,
-                               refine_init=args.refine_init,
-                               threshold=args.threshold, seed=args.seed, normalize=args.normalize)
+        try:
+            mesh = rec.reconstruct(points, normals, resolution=args.resolution, refine_steps=refine,
+                                   refine_init=args.refine_init,
+                                   threshold=args.threshold, seed=args.seed, normalize=args.normalize)
+        except ValueError as exc:  # the cleaning's verdict on the points (too few, collinear, ...) names the file
+            if str(exc).startswith("points: "):
+                raise ArgumentError(f"--pc {src}: {str(exc)[len('points: '):]}") from None
+            raise
         for m in mesh.metadata["hnf3d"]["messages"]:
             say(m)
     else:
