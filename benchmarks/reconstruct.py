@@ -96,13 +96,6 @@ class PeakRSS:
         return (self.peak - self.base) / 2 ** 20
 
 
-class SimpleMesh:
-    """vertices (V, 3) and faces (F, 3): what simulate_scan reads of a mesh."""
-
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
-        self.vertices, self.faces = vertices, faces
-
-
 def poisson(points: np.ndarray, depth: int = 8, density_quantile: float | None = None):
     """Open3D screened Poisson with estimated, consistently oriented normals: (trimesh.Trimesh, timings)."""
     from hnf3d.eval.poisson import poisson_baseline
@@ -171,12 +164,14 @@ def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
         pts = load_point_cloud(REAL / scan).points
         cases.append({"name": name, "kind": f"real scan, {len(pts)} pts", "input": norm.apply(pts),
                       "gt_points": gp, "gt_normals": gn})
+    import trimesh
+
     from hnf3d.data.scan import simulate_scan
 
     for path in meshes:
         v, f, _, gp, gn = gt_of(path)
         for label, views, noise, missing in SIMULATED:
-            scan = simulate_scan(SimpleMesh(v, f), views=views, noise=noise, missing=missing, seed=0,
+            scan = simulate_scan(trimesh.Trimesh(v, f, process=False), views=views, noise=noise, missing=missing, seed=0,
                                  max_points=20_000).astype(np.float64)
             cases.append({"name": f"{path.stem}, {label}", "kind": f"simulated scan, {len(scan)} pts",
                           "input": scan, "gt_points": gp, "gt_normals": gn})

@@ -40,31 +40,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None,
                    help="occupancy probability of the extracted surface, stored as the shipped model's "
                         "eval.threshold (default: the training config's)")
-    p.add_argument("--refine-lr", type=float, default=None,
-                   help="learning rate of test-time refinement, stored as the shipped model's eval.refine_lr "
-                        "(default: the training config's)")
     p.add_argument("--refine-orient", choices=("tree", "field"), default=None,
                    help="how refinement orients a scan's normals, stored as eval.refine_orient (default: the "
                         "training config's)")
-    p.add_argument("--refine-prior", type=float, default=None,
-                   help="weight of refinement's pull towards the prediction, stored as eval.refine_prior "
-                        "(default: the training config's)")
-    p.add_argument("--refine-shell", type=float, default=None,
-                   help="half-thickness labelled inside around a scan's points during refinement, stored as "
-                        "eval.refine_shell (default: the training config's)")
-    p.add_argument("--refine-confidence", type=float, default=None,
-                   help="winding-number margin below which refinement drops a label, in [0, 0.45], stored as "
-                        "eval.refine_confidence (default: the training config's)")
-    p.add_argument("--refine-surface", type=float, default=None,
-                   help="weight of refinement's points-on-the-boundary term, stored as eval.refine_surface "
-                        "(default: the training config's)")
-    p.add_argument("--refine-batch", type=int, default=None,
-                   help="labelled queries per refinement step, stored as eval.refine_batch (default: the training "
-                        "config's)")
-    p.add_argument("--refine-denoise", type=float, default=None,
-                   help="radius of refinement's smoothing of the scan (0: none), stored as eval.refine_denoise "
-                        "(default: the training config's)")
+    for key, (kind, what) in REFINE_FLAGS.items():
+        p.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None,
+                       help=f"{what}, stored as the shipped model's eval.{key} (default: the training config's)")
     return p
+
+
+# the numeric refinement settings a shipped model can be given (limits: reconstructor.REFINE_LIMITS)
+REFINE_FLAGS = {"refine_lr": (float, "learning rate of test-time refinement"),
+                "refine_prior": (float, "weight of refinement's pull towards the prediction"),
+                "refine_shell": (float, "half-thickness labelled inside around a scan's points during refinement"),
+                "refine_confidence": (float, "winding-number margin below which refinement drops a label, in "
+                                             "[0, 0.45]"),
+                "refine_surface": (float, "weight of refinement's points-on-the-boundary term"),
+                "refine_batch": (int, "labelled queries per refinement step"),
+                "refine_denoise": (float, "radius of refinement's smoothing of the scan (0: none)")}
 
 
 def _split_counts(root: str, split: str) -> tuple[int, int]:
@@ -218,17 +211,11 @@ def _check(args) -> tuple[Path, Path]:
 
     if args.threshold is not None:
         check_float("--threshold", args.threshold, min_value=0.0, max_value=1.0, open_interval=True)
-    if args.refine_lr is not None:
-        check_float("--refine-lr", args.refine_lr, min_value=0.0, max_value=1.0, open_interval=True)
-    if args.refine_prior is not None:
-        check_float("--refine-prior", args.refine_prior, min_value=0.0)
-    for flag in ("shell", "surface", "denoise"):
-        if getattr(args, f"refine_{flag}") is not None:
-            check_float(f"--refine-{flag}", getattr(args, f"refine_{flag}"), min_value=0.0)
-    if args.refine_batch is not None:
-        check_int("--refine-batch", args.refine_batch, min_value=1)
-    if args.refine_confidence is not None:
-        check_float("--refine-confidence", args.refine_confidence, min_value=0.0, max_value=0.45)
+    from ..pipeline.reconstructor import check_refine_setting
+
+    for key in REFINE_FLAGS:
+        if getattr(args, key) is not None:
+            check_refine_setting(f"--{key.replace('_', '-')}", key, getattr(args, key))
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -262,10 +249,8 @@ def main(argv=None) -> int:
 
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
-    chosen = {"threshold": args.threshold, "refine_lr": args.refine_lr, "refine_orient": args.refine_orient,
-              "refine_prior": args.refine_prior, "refine_shell": args.refine_shell,
-              "refine_confidence": args.refine_confidence, "refine_surface": args.refine_surface,
-              "refine_denoise": args.refine_denoise, "refine_batch": args.refine_batch}
+    chosen = {"threshold": args.threshold, "refine_orient": args.refine_orient,
+              **{key: getattr(args, key) for key in REFINE_FLAGS}}
     if any(v is not None for v in chosen.values()):
         from ..config import config_from_dict, config_to_dict
 

@@ -66,7 +66,8 @@ def _parse_offset(text: str) -> tuple[float, float, float]:
 
 
 def _check(args):
-    """Check every argument before any work: the offset (3 floats) or None (the mesh's own frame)."""
+    """Check every argument before any work: (offset (3 floats) or None for the mesh's own frame, size in output
+    units or None for the mesh's own)."""
     from .._checks import check_int
     from ..data.procedural import CATEGORIES
     from ._common import check_input_file
@@ -88,10 +89,11 @@ def _check(args):
         raise ArgumentError(f"--size: expected a finite value > 0, got {args.size}")
     own_frame = args.mesh is not None and args.size is None and args.offset is None
     offset = None if own_frame else _parse_offset(args.offset or DEFAULT_OFFSET)
+    size = args.size if args.size is not None or args.mesh is not None else 800.0
     from ..io import POINT_CLOUD_WRITE_EXTENSIONS
 
     check_output_file("--out", args.out, POINT_CLOUD_WRITE_EXTENSIONS)
-    return offset
+    return offset, size
 
 
 def scan_points(shape, seed: int, *, views: int, resolution: int, noise: float, size, offset, max_points: int,
@@ -118,14 +120,13 @@ def scan_points(shape, seed: int, *, views: int, resolution: int, noise: float, 
 @command(PROG)
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    offset = _check(args)
+    offset, size = _check(args)
     from ..io import load_mesh, save_point_cloud
 
     if args.mesh is not None:
         shape = load_mesh(args.mesh)
     else:
         shape = args.shape or "chair"
-    size = args.size if args.mesh is not None or args.size is not None else 800.0
     points = scan_points(shape, args.seed, views=args.views, resolution=args.resolution, noise=args.noise,
                          size=size, offset=offset, max_points=args.max_points, missing=args.missing)
     if len(points) == 0:

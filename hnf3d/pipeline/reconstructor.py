@@ -47,6 +47,22 @@ REFINE_LR = 1e-2  # Adam learning rate of the refinement
 #: where refinement starts: the field's prediction Phi(T, c), or theta_0 (the ablation that shows what the prior buys)
 REFINE_INITS = ("prediction", "theta0")
 BOUNDS_MARGIN = 0.02  # refinement labels: outside beyond the points' bounding box plus this (unit-box units)
+#: the model's numeric refinement settings (its `eval` config) and their limits: checked where a model is used
+#: (Reconstructor) and where one is exported with new values (tools/export_model.py), from this one table
+REFINE_LIMITS = {"refine_lr": {"min_value": 0.0, "max_value": 1.0, "open_interval": True},
+                 "refine_prior": {"min_value": 0.0}, "refine_shell": {"min_value": 0.0},
+                 "refine_confidence": {"min_value": 0.0, "max_value": 0.45}, "refine_surface": {"min_value": 0.0},
+                 "refine_denoise": {"min_value": 0.0}, "refine_batch": {"min_value": 1}}
+
+
+def check_refine_setting(name: str, key: str, value):
+    """`value` of the refinement setting `key` (a key of REFINE_LIMITS) within its limits; ValueError naming
+    `name` otherwise. refine_batch is an integer, the others real numbers."""
+    if key == "refine_batch":
+        return check_int(name, value, **REFINE_LIMITS[key])
+    return check_float(name, value, **REFINE_LIMITS[key])
+
+
 NORMAL_K = 30  # neighbours of the PCA normals of a scan without normals (as the Poisson baseline uses)
 
 
@@ -225,19 +241,16 @@ class Reconstructor:
         if refine_steps:
             ev = self.config.eval
             orient = ev.refine_orient
-            prior = check_float(f"{self.source}: eval.refine_prior", ev.refine_prior, min_value=0.0)
-            shell = check_float(f"{self.source}: eval.refine_shell", ev.refine_shell, min_value=0.0)
-            terms = {"confidence": check_float(f"{self.source}: eval.refine_confidence", ev.refine_confidence,
-                                               min_value=0.0, max_value=0.45),
-                     "surface": check_float(f"{self.source}: eval.refine_surface", ev.refine_surface, min_value=0.0),
-                     "denoise": check_float(f"{self.source}: eval.refine_denoise", ev.refine_denoise, min_value=0.0),
-                     "batch": check_int(f"{self.source}: eval.refine_batch", ev.refine_batch, min_value=1)}
+            terms = {key.removeprefix("refine_"): check_refine_setting(f"{self.source}: eval.{key}", key,
+                                                                        getattr(ev, key))
+                     for key in REFINE_LIMITS if key != "refine_lr"}  # lr: the caller's or the model's, below
+            prior = terms.pop("prior")
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior = "tree", 0.0
             lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
-                                         timer=timer, lr=lr, orient=orient, prior=prior, shell=shell, **terms,
+                                         timer=timer, lr=lr, orient=orient, prior=prior, **terms,
                                          messages=cleaned.messages)
         return theta, cleaned, norm, box, losses
 
