@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
-    PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local [--study labels|terms] [--steps 300]
+    PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local [--study labels|terms|batch|denoise|trim]
+        [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -23,7 +24,12 @@ refine_steps=--steps)`), one study at a time (STUDIES):
   (`eval.refine_confidence`), the surface term (`eval.refine_surface`) and smoothing noisy scans first
   (`eval.refine_denoise`);
 - `batch`, on the terms study's choice: fewer labelled queries per step (`eval.refine_batch`), for speed; the
-  seconds of each variant over all cases are in the JSON.
+  seconds of each variant over all cases are in the JSON;
+- `denoise`, on the shipped settings: the smoothing's radius and most neighbours per quadric fit;
+- `trim` (issue 14): the refined mesh watertight, and trimmed at each distance of TRIMS (`reconstruct(trim=d)`:
+  the faces farther than d from every point dropped), on the validation shapes, the dense scans and simulated
+  partial scans of the six procedural shapes (PARTIAL: one view, three noisy views, six views with a part
+  missing), where the watertight surface guesses what the scanner never saw.
 Metrics: F@1% (hnf3d.eval.metrics), per shape and mean.
 JSON: benchmarks/results/refine-settings-<checkpoint name>.json (`labels`), ...-<name>-<study>.json (the others).
 """
@@ -46,6 +52,10 @@ CATEGORIES = ("chair", "table", "bench", "lamp", "airplane", "car")
 SDF_FAMILIES = ("blob", "tube", "plate", "mechanical", "csg")
 SEED_BASE = 900_000  # procedural seeds no data set uses (the data sets use 0 .. a few thousand)
 DENSE = {"points": 20_000, "noise": 0.015}  # the terms study's dense noisy scans
+#: the trim study's partial scans of the procedural shapes (the scanner model of tools/simulate_scan.py):
+#: (name, views, noise as a fraction of the size, missing radius / size), as benchmarks/reconstruct.py simulates
+PARTIAL = (("1 view", 1, 0.002, 0.0), ("3 views, noise 1%", 3, 0.01, 0.0), ("6 views, part missing", 6, 0.002, 0.2))
+TRIMS = (0.01, 0.015, 0.02, 0.03, 0.05)  # the trim study's distances (fractions of the unit box)
 
 
 def _variants_labels(name: str) -> list[dict]:
@@ -75,10 +85,26 @@ def _variants_batch(name: str) -> list[dict]:
     return [{**chosen, "refine_batch": b} for b in (8192, 4096, 2048)]
 
 
-STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch}
+def _variants_denoise(name: str) -> list[dict]:
+    """The smoothing's radius with at most k neighbours per fit (`eval.refine_denoise`, `eval.refine_denoise_k`),
+    the other settings the shipped model's: k = 30 fills a radius of only about 0.024 on a 20,000-point scan, so a
+    larger radius needs more neighbours to mean anything."""
+    return [{"refine_denoise": r, "refine_denoise_k": k} for r, k in ((0.03, 30), (0.03, 60), (0.045, 80),
+                                                                      (0.06, 120))]
+
+
+def _variants_trim(name: str) -> list[dict]:
+    """The shipped settings, watertight and trimmed at each of TRIMS (`Reconstructor.reconstruct(trim=...)`)."""
+    return [{"trim": None}] + [{"trim": d} for d in TRIMS]
+
+
+STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch,
+           "denoise": _variants_denoise, "trim": _variants_trim}
 
 
 def _label(variant: dict) -> str:
+    if variant.get("trim", 0) is None:
+        return "watertight"
     return ", ".join(v if isinstance(v, str) else f"{k.removeprefix('refine_')} {v:g}" for k, v in variant.items())
 
 
@@ -115,9 +141,11 @@ def _mesh_case(name: str, v: np.ndarray, f: np.ndarray, points: int = 3000, nois
             "gt_normals": gt.normals.cpu().numpy()}
 
 
-def validation_cases(sdf_root: Path, dense: bool = False) -> tuple[list[dict], list[str]]:
+def validation_cases(sdf_root: Path, dense: bool = False,
+                     partial: bool = False) -> tuple[list[dict], list[str]]:
     """[{name, input (3000, 3), gt_points, gt_normals}] in the unit box, and notes on what was skipped; dense: also
-    the procedural shapes as dense noisy scans (DENSE)."""
+    the procedural shapes as dense noisy scans (DENSE); partial: also their simulated partial scans (PARTIAL),
+    scored against the whole shape."""
     from hnf3d.data.procedural import make_shape
 
     cases, skipped = [], []
@@ -140,7 +168,39 @@ def validation_cases(sdf_root: Path, dense: bool = False) -> tuple[list[dict], l
         mesh = make_shape(cat, SEED_BASE + i)
         cases.append(_mesh_case(f"{cat}_{SEED_BASE + i}_dense", np.asarray(mesh.vertices), np.asarray(mesh.faces),
                                 DENSE["points"], DENSE["noise"]))
+    for i, cat in enumerate(CATEGORIES if partial else ()):
+        cases += _partial_cases(f"{cat}_{SEED_BASE + i}", make_shape(cat, SEED_BASE + i))
     return cases, skipped
+
+
+def _partial_cases(name: str, mesh) -> list[dict]:
+    """The PARTIAL scans of `mesh` (put in the unit box first), each scored against 100k points of the whole."""
+    import trimesh
+
+    from hnf3d.data.normalization import unit_box_normalization
+    from hnf3d.data.scan import simulate_scan
+    from hnf3d.ops import sample_surface
+
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    v = unit_box_normalization(v).apply(v)
+    gt = sample_surface(v, f, 100_000, seed=1)
+    cases = []
+    for label, views, noise, missing in PARTIAL:
+        scan = simulate_scan(trimesh.Trimesh(v, f, process=False), views=views, noise=noise, missing=missing, seed=0,
+                             max_points=20_000).astype(np.float64)
+        cases.append({"name": f"{name}, {label}", "input": scan, "gt_points": gt.points.cpu().numpy(),
+                      "gt_normals": gt.normals.cpu().numpy()})
+    return cases
+
+
+def _trimmed(mesh, points: np.ndarray, trim):
+    """`mesh` (reconstructed from `points`, in their frame) as reconstruct(..., trim=trim) returns it: trimmed at
+    `trim` in the normalised frame, i.e. at trim x the normalisation's scale in the points' frame."""
+    from hnf3d.pipeline.trim import trim_unsupported
+
+    if trim is None:
+        return mesh
+    return trim_unsupported(mesh, points, trim * mesh.metadata["hnf3d"]["scale"])[0]
 
 
 def main(argv=None) -> int:
@@ -159,19 +219,27 @@ def main(argv=None) -> int:
 
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
-    cases, skipped = validation_cases(Path(args.sdf_data), dense=args.study != "labels")
+    cases, skipped = validation_cases(Path(args.sdf_data), dense=args.study != "labels",
+                                      partial=args.study == "trim")
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
     def f1(mesh, case) -> float:
         return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
 
     rows = [{"variant": "one pass", "fscore@0.01": [f1(rec.reconstruct(c["input"]), c) for c in cases]}]
+    # the trim study trims one refined mesh per case at each distance (what reconstruct(trim=d) does, without
+    # refining the same shape once per distance)
+    watertight = [rec.reconstruct(c["input"], refine_steps=args.steps) for c in cases] if args.study == "trim" else []
     name = Path(args.checkpoint).stem if Path(args.checkpoint).suffix else args.checkpoint
     for variant in STUDIES[args.study](name):
         for key, value in variant.items():
-            setattr(rec.config.eval, key, value)
+            if key != "trim":  # an argument of reconstruct, not an eval setting
+                setattr(rec.config.eval, key, value)
         t0 = time.perf_counter()
-        scores = [f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
+        if "trim" in variant:
+            scores = [f1(_trimmed(watertight[i], cases[i]["input"], variant["trim"]), c) for i, c in enumerate(cases)]
+        else:
+            scores = [f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
         rows.append({"variant": _label(variant), **variant, "fscore@0.01": scores,
                      "seconds": time.perf_counter() - t0})
         print(f"  {rows[-1]['variant']}: mean F@1% {np.mean(scores):.3f}", flush=True)
@@ -181,7 +249,7 @@ def main(argv=None) -> int:
     record = {"benchmark": "refine_settings", "study": args.study, "checkpoint": rec.source, "model": rec.info,
               "steps": args.steps, "environment": environment("cpu", ("torch", "numpy")),
               "cases": [c["name"] for c in cases], "skipped": skipped, "variants": rows,
-              "best": {k: v for k, v in best.items() if k.startswith("refine_") or k == "mean"}}
+              "best": {k: v for k, v in best.items() if k.startswith("refine_") or k in ("trim", "mean")}}
     suffix = "" if args.study == "labels" else f"-{args.study}"
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"refine-settings-{name}{suffix}.json"
     write_json_atomic(out, record)

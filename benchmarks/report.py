@@ -129,7 +129,7 @@ def real_data_section() -> str:
     refined, ablation = f"hnf3d_refine{local['refine_steps']}", local["ablation_steps"]
     cols = [("one pass global", "global", "hnf3d"), ("one pass local", "local", "hnf3d"),
             ("refined global", "global", f"hnf3d_refine{runs['global']['refine_steps']}"),
-            ("refined local", "local", refined),
+            ("refined local", "local", refined), ("refined local, trimmed", "local", f"{refined}_trim"),
             (f"{ablation} from pred. (local)", "local", f"hnf3d_refine{ablation}_prediction"),
             (f"{ablation} from theta_0 (local)", "local", f"hnf3d_refine{ablation}_theta0"),
             ("Poisson", "local", "poisson"), ("Poisson, trimmed", "local", "poisson_trim")]
@@ -165,14 +165,17 @@ def real_data_section() -> str:
            "prediction and from the untrained theta_0. Poisson is Open3D's, depth 8, in the local run (same "
            "inputs), without and with density trimming (`POISSON_TRIM` in benchmarks/reconstruct.py). Counting "
            "the ShapeNet objects below, the refined local model is at least the better Poisson on "
-           f"{n_inputs - len(local['summary']['refined_behind_best_poisson'])} of the {n_inputs} inputs; "
-           "3000-point refinement takes "
+           f"{n_inputs - len(local['summary']['refined_behind_best_poisson'])} of the {n_inputs} inputs, and "
+           f"{local['summary']['refined_best_at_least_best_poisson'].split(' of ')[0]} when it too may trim "
+           f"(`--trim`: the faces farther than {local['summary']['trim_distance']:g} from every point dropped, "
+           "an open mesh; the better of its two per input); 3000-point refinement takes "
            f"{local['summary']['refine_seconds_3k']:.2f} s on average.", "", "\n".join(lines), ""]
     shapenet = local.get("shapenet") or []
     if shapenet:
         # the global run's image model, where that run scored the ShapeNet views too
         global_image = {r["name"]: r["image"] for r in runs["global"].get("shapenet") or [] if r.get("image")}
-        header = "| object | one pass | refined | Poisson | image, mean of views | image, worst view |"
+        header = ("| object | one pass | refined | refined, trimmed | Poisson | Poisson, trimmed | image, mean of "
+                  "views | image, worst view |")
         if global_image:
             header += " global image, mean |"
         out += ["Real ShapeNet objects (shapenet_onet, ONet's frame; ground truth pointcloud.npz), the local run: "
@@ -183,7 +186,9 @@ def real_data_section() -> str:
         for r in shapenet:
             img = r.get("image") or {}
             out.append(f"| {r['name']} | {fmt(r['hnf3d']['fscore@0.01'])} | {fmt(r[refined]['fscore@0.01'])} | "
-                       f"{fmt(r['poisson']['fscore@0.01'])} | {fmt(img.get('fscore@0.01_mean'))} | "
+                       f"{fmt(r.get(f'{refined}_trim', {}).get('fscore@0.01'))} | "
+                       f"{fmt(r['poisson']['fscore@0.01'])} | {fmt(r['poisson_trim']['fscore@0.01'])} | "
+                       f"{fmt(img.get('fscore@0.01_mean'))} | "
                        f"{fmt(img.get('fscore@0.01_min'))} |"
                        + (f" {fmt(global_image.get(r['name'], {}).get('fscore@0.01_mean'))} |" if global_image
                           else ""))

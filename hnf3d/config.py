@@ -253,6 +253,8 @@ class EvalConfig:
                                "surface term adds a quarter as many scan points).")
     refine_denoise: float = _field(0.0, help="Refinement first smooths the scan by quadric fits within this radius "
                                    "(unit-box units; points with too few neighbours in it stay; 0: no smoothing).")
+    refine_denoise_k: int = _field(30, bounds=(12, 1000), help="The smoothing's quadric fits use at most this many "
+                                   "nearest neighbours within refine_denoise.")
 
 
 @dataclass

@@ -59,6 +59,14 @@ def test_refine_preview_and_output_formats(tmp_path, capsys):
     assert load_mesh(tmp_path / "m.obj").is_watertight
 
 
+def test_trim_gives_an_open_mesh_and_says_so(tmp_path, capsys):
+    code, err = run(["--pc", EXAMPLE, "--out", tmp_path / "m.ply", "--refine", "5", "--resolution", "64", "--trim"],
+                    capsys)
+    assert code == 0, err
+    assert f"faces farther than {reconstruct.TRIM_DISTANCE:g} from every point (the mesh is open there)" in err
+    assert "watertight False" in err and not load_mesh(tmp_path / "m.ply").is_watertight
+
+
 def _real_inputs(real):
     """(name, file, points for the bbox check) of every real point-cloud input."""
     scans = real / "scans"
@@ -237,6 +245,9 @@ def test_bad_paths_and_arguments_before_the_work(tmp_path, capsys, no_work):
         (["--pc", scan, "--out", tmp_path / "m.ply", "--device", "tpu:9"], "--device"),
         (["--pc", scan, "--out", tmp_path / "m.ply", "--seed", "-1"], "--seed"),
         (["--pc", scan, "--out", tmp_path / "m.ply", "--resolution", "2048"], "--resolution"),
+        (["--pc", scan, "--out", tmp_path / "m.ply", "--trim", "0"], "--trim"),
+        (["--pc", scan, "--out", tmp_path / "m.ply", "--trim", "nan"], "--trim"),
+        (["--image", photo, "--out", tmp_path / "m.ply", "--trim"], "--trim: trimming needs a point cloud"),
     ]
     for args, message in cases:
         _bad(tmp_path, capsys, args, message)

@@ -207,6 +207,13 @@ def test_a_negative_refine_setting_in_a_model_config_is_named(chair_points, key)
         local.reconstruct(chair_points, refine_steps=1, resolution=32)
 
 
+def test_too_few_smoothing_neighbours_in_a_model_config_are_named(chair_points):
+    local = Reconstructor.load("local", device="cpu")
+    local.config.eval.refine_denoise_k = 5  # a quadric needs more: denoise.MIN_NEIGHBOURS
+    with pytest.raises(ValueError, match="eval.refine_denoise_k: expected an integer"):
+        local.reconstruct(chair_points, refine_steps=1, resolution=32)
+
+
 def test_a_dense_scan_is_smoothed_before_refinement_and_a_sparse_one_is_not():
     """eval.refine_denoise = r: a dense scan (20,000 points of a procedural chair, noise 0.015) has enough
     neighbours within r to be smoothed, with a message and its own stage time; 500 points have not, and stay."""

@@ -57,7 +57,8 @@ REFINE_FLAGS = {"refine_lr": (float, "learning rate of test-time refinement"),
                                              "[0, 0.45]"),
                 "refine_surface": (float, "weight of refinement's points-on-the-boundary term"),
                 "refine_batch": (int, "labelled queries per refinement step"),
-                "refine_denoise": (float, "radius of refinement's smoothing of the scan (0: none)")}
+                "refine_denoise": (float, "radius of refinement's smoothing of the scan (0: none)"),
+                "refine_denoise_k": (int, "most neighbours of each quadric fit of the smoothing")}
 
 
 def _split_counts(root: str, split: str) -> tuple[int, int]:
@@ -168,7 +169,8 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
            + (f"winding-number labels within {cfg.eval.refine_confidence:g} of 1/2 dropped, "
               if cfg.eval.refine_confidence else "")
            + f"surface term {cfg.eval.refine_surface:g}, {cfg.eval.refine_batch} queries per step, "
-           + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g}."
+           + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g} (at most "
+              f"{cfg.eval.refine_denoise_k} neighbours)."
               if cfg.eval.refine_denoise else "no smoothing.")),
         "",
         "## Metrics on the synthetic test split",

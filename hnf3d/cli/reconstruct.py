@@ -3,6 +3,7 @@
     hnf3d-reconstruct --pc scan.ply                                 # -> scan_hnf3d.ply, in the scan's units
     python tools/reconstruct.py --pc scan.ply                       # the same, from a clone without installing
     python tools/reconstruct.py --pc scan.pcd --refine 0 --out mesh.obj --preview mesh.png   # field only, < 1 s
+    python tools/reconstruct.py --pc scan.ply --trim                # open where the scan saw nothing
     python tools/reconstruct.py --image photo.png                   # -> photo_hnf3d.ply, in the unit box
 
 Point clouds: any format hnf3d.io reads (.ply, .pcd, .xyz, .txt, .pts, .npy, .npz). Meshes given as --pc
@@ -23,6 +24,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ..pipeline.trim import TRIM_DISTANCE
 from ._common import (ArgumentError, Parser, check_input_file, check_output_file, check_resolution, command,
                       console_script)
 
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--normalize", choices=("bbox", "spacing"), default="bbox",
                    help="bbox: fit the bounding box to the unit box (objects, default); spacing: scale by point "
                         "spacing (POCO; scenes, large partial scans)")
+    p.add_argument("--trim", type=float, nargs="?", const=TRIM_DISTANCE, default=None, metavar="D",
+                   help=f"drop the faces farther than D from every point (a fraction of the object's size with "
+                        f"--normalize bbox; --trim alone: {TRIM_DISTANCE:g}): the mesh covers only what the scan "
+                        f"saw and is open elsewhere (default: watertight)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     p.add_argument("--checkpoint", default=None,
                    help="model checkpoint (default: the shipped 'default' or 'default-image')")
@@ -63,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 def _check(args) -> tuple[Path, Path, int]:
     """Check every argument and path before any work: (input, output, refinement steps); ArgumentError or
     ValueError naming the argument otherwise."""
-    from .._checks import check_device, check_int
+    from .._checks import check_device, check_float, check_int
     from ..io import MESH_READ_EXTENSIONS, MESH_WRITE_EXTENSIONS, POINT_CLOUD_READ_EXTENSIONS
 
     check_int("--seed", args.seed, min_value=0)
@@ -72,6 +78,10 @@ def _check(args) -> tuple[Path, Path, int]:
     if args.image is not None and args.refine:
         raise ArgumentError("--refine: refinement needs a point cloud; it does not apply to --image")
     refine = (DEFAULT_REFINE if args.refine is None else args.refine) if args.pc is not None else 0
+    if args.trim is not None:
+        if args.image is not None:
+            raise ArgumentError("--trim: trimming needs a point cloud; it does not apply to --image")
+        check_float("--trim", args.trim, min_value=0.0, open_interval=True)
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise ArgumentError(f"--threshold: expected a probability in (0, 1), got {args.threshold}")
     check_resolution("--resolution", args.resolution)
@@ -145,7 +155,7 @@ def main(argv=None) -> int:
     if args.pc is not None:
         try:
             mesh = rec.reconstruct(points, normals, resolution=args.resolution, refine_steps=refine,
-                                   refine_init=args.refine_init,
+                                   refine_init=args.refine_init, trim=args.trim,
                                    threshold=args.threshold, seed=args.seed, normalize=args.normalize)
         except ValueError as exc:  # the cleaning's verdict on the points (too few, collinear, ...) names the file
             if str(exc).startswith("points: "):

@@ -3,8 +3,9 @@
 Data flow: `inputs` (clean and normalise the points; turn an image into a tensor) -> the trained model
 (hnf3d.models.build) predicts theta = Phi(T, c) -> optional test-time `refine`ment on pseudo-labels from the
 scan's winding number (`normals` estimates and orients the normals it needs) -> hierarchical `extraction` of the
-mesh -> back to the input's units. `reconstructor.Reconstructor` runs it all; `export.OccupancyNetwork` hands the
-per-shape network over as plain numpy data.
+mesh -> optionally `trim`med to what the scan saw (an open mesh) -> back to the input's units.
+`reconstructor.Reconstructor` runs it all; `export.OccupancyNetwork` hands the per-shape network over as plain
+numpy data.
 """
 import importlib
 

@@ -22,6 +22,7 @@ from .normals import _as_points
 __all__ = ["MIN_NEIGHBOURS", "jet_fit", "jet_project"]
 
 MIN_NEIGHBOURS = 12  # a quadric has 6 coefficients: twice as many points to fit it with noise
+CHUNK = 2048  # points fitted at a time
 
 
 def jet_fit(points, radius: float, k: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -37,23 +38,34 @@ def jet_fit(points, radius: float, k: int = 30) -> tuple[np.ndarray, np.ndarray]
     k = check_int("k", k, min_value=MIN_NEIGHBOURS)
     if len(p) < MIN_NEIGHBOURS:
         return p.copy(), np.full(len(p), np.nan)
-    dist, idx = cKDTree(p).query(p, k=min(k, len(p)))
-    w8 = (dist <= radius).astype(np.float64)  # (N, k) 1 for a neighbour within the radius
+    tree = cKDTree(p)
+    moved, ratio = p.copy(), np.full(len(p), np.nan)
+    for lo in range(0, len(p), CHUNK):  # bounded memory: (chunk, k, 6, 6) normal equations at a time
+        dist, idx = tree.query(p[lo:lo + CHUNK], k=min(k, len(p)))
+        # only the points with enough neighbours are fitted (on a sparse scan: few or none)
+        fit = np.nonzero((dist <= radius).sum(1) >= MIN_NEIGHBOURS)[0]
+        if len(fit):
+            moved[lo + fit], ratio[lo + fit] = _fit_chunk(p, p[lo + fit], dist[fit], idx[fit], radius)
+    return moved, ratio
+
+
+def _fit_chunk(p: np.ndarray, q: np.ndarray, dist: np.ndarray, idx: np.ndarray, radius: float):
+    """(q (M, 3) moved onto their quadrics, RMS residual / radius (M,)) for points q whose k nearest points of p
+    are idx (M, k) at distances dist (M, k), each with at least MIN_NEIGHBOURS of them within `radius`."""
+    w8 = (dist <= radius).astype(np.float64)  # (M, k) 1 for a neighbour within the radius
     count = w8.sum(1)
     nb = p[idx]
     centre = (w8[..., None] * nb).sum(1) / count[:, None]
     local = (nb - centre[:, None]) * w8[..., None]  # points beyond the radius contribute nothing
     _, frame = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))  # columns: w (least variance), v, u
-    w, v, u = np.moveaxis(np.einsum("nki,nij->nkj", nb - centre[:, None], frame), -1, 0)  # each (N, k)
-    design = np.stack([u * u, u * v, v * v, u, v, np.ones_like(u)], -1)  # (N, k, 6)
+    w, v, u = np.moveaxis(np.einsum("nki,nij->nkj", nb - centre[:, None], frame), -1, 0)  # each (M, k)
+    design = np.stack([u * u, u * v, v * v, u, v, np.ones_like(u)], -1)  # (M, k, 6)
     normal_eq = np.einsum("nk,nki,nkj->nij", w8, design, design) + 1e-12 * np.eye(6)
-    coef = np.linalg.solve(normal_eq, np.einsum("nk,nki,nk->ni", w8, design, w)[..., None])[..., 0]  # (N, 6)
+    coef = np.linalg.solve(normal_eq, np.einsum("nk,nki,nk->ni", w8, design, w)[..., None])[..., 0]  # (M, 6)
     residual = np.sqrt((w8 * (np.einsum("nki,ni->nk", design, coef) - w) ** 2).sum(1) / count)
     # the point itself is column 0 of its neighbourhood (distance 0): it moves along w onto the quadric
     height = np.einsum("ni,ni->n", design[:, 0], coef)
-    enough = count >= MIN_NEIGHBOURS
-    moved = np.where(enough[:, None], p + (height - w[:, 0])[:, None] * frame[:, :, 0], p)
-    return moved, np.where(enough, residual / radius, np.nan)
+    return q + (height - w[:, 0])[:, None] * frame[:, :, 0], residual / radius
 
 
 def jet_project(points, radius: float, k: int = 30, iterations: int = 2) -> tuple[np.ndarray, int]:

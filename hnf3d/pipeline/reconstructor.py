@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_device, check_float, check_int
+from .denoise import MIN_NEIGHBOURS
 from .inputs import MAX_POINTS, MIN_POINTS, clean_points, image_tensor, spacing_scale
 
 __all__ = ["PRETRAINED", "Reconstructor", "pretrained_path"]
@@ -52,13 +53,15 @@ BOUNDS_MARGIN = 0.02  # refinement labels: outside beyond the points' bounding b
 REFINE_LIMITS = {"refine_lr": {"min_value": 0.0, "max_value": 1.0, "open_interval": True},
                  "refine_prior": {"min_value": 0.0}, "refine_shell": {"min_value": 0.0},
                  "refine_confidence": {"min_value": 0.0, "max_value": 0.45}, "refine_surface": {"min_value": 0.0},
-                 "refine_denoise": {"min_value": 0.0}, "refine_batch": {"min_value": 1}}
+                 "refine_denoise": {"min_value": 0.0}, "refine_batch": {"min_value": 1},
+                 "refine_denoise_k": {"min_value": MIN_NEIGHBOURS}}
+INTEGER_SETTINGS = ("refine_batch", "refine_denoise_k")
 
 
 def check_refine_setting(name: str, key: str, value):
     """`value` of the refinement setting `key` (a key of REFINE_LIMITS) within its limits; ValueError naming
-    `name` otherwise. refine_batch is an integer, the others real numbers."""
-    if key == "refine_batch":
+    `name` otherwise. INTEGER_SETTINGS are integers, the others real numbers."""
+    if key in INTEGER_SETTINGS:
         return check_int(name, value, **REFINE_LIMITS[key])
     return check_float(name, value, **REFINE_LIMITS[key])
 
@@ -191,14 +194,15 @@ class Reconstructor:
 
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
                 lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0,
-                confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, batch: int = 8192,
-                messages: list | None = None):
+                confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, denoise_k: int = 30,
+                batch: int = 8192, messages: list | None = None):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
         starting prediction). prior: the pull towards the starting theta. shell: the half-thickness labelled
         inside around the points, confidence: the winding-number margin below which labels are dropped
         (pseudo_labels). surface: the weight of the points-on-the-boundary term (refine_theta). denoise > 0: the
-        radius within which the points are smoothed first (hnf3d.pipeline.denoise; a message says so). batch:
+        radius within which the points are smoothed first, by fits to at most denoise_k neighbours
+        (hnf3d.pipeline.denoise; a message says so). batch:
         labelled queries per step, and a quarter as many scan points for the surface term."""
         from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
@@ -210,7 +214,7 @@ class Reconstructor:
         p = unit[pick].astype(np.float32)
         if denoise:
             with timer.stage("denoise"):
-                p, moved = jet_project(p, denoise)
+                p, moved = jet_project(p, denoise, k=denoise_k)
             if moved and messages is not None:
                 messages.append(f"refinement smoothed {moved} of {len(p)} points (quadric fits within {denoise:g})")
         with timer.stage("normals"):
@@ -256,8 +260,10 @@ class Reconstructor:
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,
                     threshold: Optional[float] = None, seed: int = 0, normalize: str = "bbox",
-                    max_points: int = MAX_POINTS, refine_lr: Optional[float] = None, refine_init: str = "prediction"):
-        """Watertight mesh (trimesh.Trimesh) of the shape sampled by `points` (N, 3), in their frame and units.
+                    max_points: int = MAX_POINTS, refine_lr: Optional[float] = None, refine_init: str = "prediction",
+                    trim: Optional[float] = None):
+        """Watertight mesh (trimesh.Trimesh; open only when trimmed) of the shape sampled by `points` (N, 3), in
+        their frame and units.
 
         points: (N, 3) real numbers; cleaned first (hnf3d.pipeline.inputs.clean_points: NaN/Inf rows, duplicates
         and gross outliers dropped with a message; collinear or coplanar points refused).
@@ -271,17 +277,30 @@ class Reconstructor:
         'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
         scenes and partial scans much larger than one object). max_points: subsample larger clouds to this many
         (>= MIN_POINTS). refine_init: 'prediction' (refine from Phi(T, c), the default) or 'theta0' (from the
-        untrained initialisation: the ablation of the prior). Every argument is checked before any work; errors are
-        ValueErrors naming it.
+        untrained initialisation: the ablation of the prior). trim: None (a watertight mesh, the default) or a
+        distance > 0 in the normalised frame (with 'bbox' a fraction of the largest side: 0.02 = 2% of the object):
+        the faces farther than that from every point are dropped (hnf3d.pipeline.trim), the mesh is open there and
+        a message counts them. Every argument is checked before any work; errors are ValueErrors naming it.
         `mesh.metadata["hnf3d"]` holds the timings, the cleaning messages and the normalisation."""
         timer = _Timer()
         res0, steps = _resolution_steps(resolution)
         threshold = _check_threshold(threshold)
         opts = _point_options(refine_steps=refine_steps, seed=seed, normalize=normalize, max_points=max_points,
                               refine_lr=refine_lr, refine_init=refine_init)
+        if trim is not None:
+            trim = check_float("trim", trim, min_value=0.0, open_interval=True)
         theta, cleaned, norm, box, losses = self._theta_for_points(points, normals, timer=timer, **opts)
         thr = self._threshold(threshold, refined=opts["refine_steps"] > 0)
         mesh = self._extract(theta, res0, steps, thr, box, timer)
+        if trim is not None:
+            from .trim import trim_unsupported
+
+            with timer.stage("trim"):
+                total = len(mesh.faces)
+                mesh, dropped = trim_unsupported(mesh, norm.apply(cleaned.points), trim)
+            if dropped:
+                cleaned.messages.append(f"trimmed {dropped} of {total} faces farther than {trim:g} from every point "
+                                        f"(the mesh is open there)")
         with timer.stage("denormalize"):
             mesh.vertices = norm.invert(mesh.vertices)
         if not np.isfinite(mesh.vertices).all():  # cannot happen within MAX_COORDINATE; never return NaN vertices
