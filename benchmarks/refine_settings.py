@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
-    PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local [--study labels|terms|batch|denoise|trim]
-        [--steps 300]
+    PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local
+        [--study labels|terms|batch|denoise|sigmas|trim] [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -26,6 +26,7 @@ refine_steps=--steps)`), one study at a time (STUDIES):
 - `batch`, on the terms study's choice: fewer labelled queries per step (`eval.refine_batch`), for speed; the
   seconds of each variant over all cases are in the JSON;
 - `denoise`, on the shipped settings: the smoothing's radius and most neighbours per quadric fit;
+- `sigmas`, on the shipped settings: the spreads of the near-surface labelled queries;
 - `trim` (issue 14): the refined mesh watertight, and trimmed at each distance of TRIMS (`reconstruct(trim=d)`:
   the faces farther than d from every point dropped), on the validation shapes, the dense scans and simulated
   partial scans of the six procedural shapes (PARTIAL: one view, three noisy views, six views with a part
@@ -93,19 +94,32 @@ def _variants_denoise(name: str) -> list[dict]:
                                                                       (0.06, 120))]
 
 
+def _variants_sigmas(name: str) -> list[dict]:
+    """The spreads of the near-surface labelled queries (`eval.refine_sigmas`), the other settings the shipped
+    model's: wider ones label more of the space a noisy scan's surface may move through, the narrowest keeps
+    thin parts."""
+    return [{"refine_sigmas": list(s)} for s in ((0.02, 0.005), (0.02, 0.01), (0.03, 0.005), (0.04, 0.005),
+                                                  (0.06, 0.005), (0.04, 0.01), (0.04, 0.02, 0.005),
+                                                  (0.04, 0.005, 0.005))]
+
+
 def _variants_trim(name: str) -> list[dict]:
     """The shipped settings, watertight and trimmed at each of TRIMS (`Reconstructor.reconstruct(trim=...)`)."""
     return [{"trim": None}] + [{"trim": d} for d in TRIMS]
 
 
 STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch,
-           "denoise": _variants_denoise, "trim": _variants_trim}
+           "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim}
 
 
 def _label(variant: dict) -> str:
     if variant.get("trim", 0) is None:
         return "watertight"
-    return ", ".join(v if isinstance(v, str) else f"{k.removeprefix('refine_')} {v:g}" for k, v in variant.items())
+
+    def fmt(v):
+        return "/".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
+
+    return ", ".join(v if isinstance(v, str) else f"{k.removeprefix('refine_')} {fmt(v)}" for k, v in variant.items())
 
 
 def _noisy(points: np.ndarray, noise: float = 0.005) -> np.ndarray:

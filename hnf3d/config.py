@@ -255,6 +255,9 @@ class EvalConfig:
                                    "(unit-box units; points with too few neighbours in it stay; 0: no smoothing).")
     refine_denoise_k: int = _field(30, bounds=(12, 1000), help="The smoothing's quadric fits use at most this many "
                                    "nearest neighbours within refine_denoise.")
+    refine_sigmas: list[float] = _field(factory=lambda: [0.02, 0.005], max_len=8, help="Refinement's near-surface "
+                                        "labelled queries: scan points displaced by Gaussian noise of these standard "
+                                        "deviations (unit-box units), an equal share each.")
 
 
 @dataclass

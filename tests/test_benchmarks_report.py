@@ -145,12 +145,14 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
         if key != "mean":
             assert getattr(ev, key) == pytest.approx(value), key
     # the denoise study: the best mean among the variants that cost no validation shape more than 0.02 against the
-    # first (the terms study's 30 neighbours): more neighbours merge the two walls of thin parts
-    rows = json.loads((report.RESULTS / "refine-settings-local-denoise.json").read_text())["variants"][1:]
-    base = rows[0]["fscore@0.01"]
-    safe = [r for r in rows if min(np.subtract(r["fscore@0.01"], base)) >= -0.02]
-    chosen = max(safe, key=lambda r: r["mean"])
-    assert (ev.refine_denoise, ev.refine_denoise_k) == (chosen["refine_denoise"], chosen["refine_denoise_k"])
+    # first (the setting before the study): more smoothing neighbours merge the two walls of thin parts. (The sigmas
+    # study's choice is not shipped: docs/reconstruction.md, step 2, says why.)
+    for study, keys in (("denoise", ("refine_denoise", "refine_denoise_k")),):
+        rows = json.loads((report.RESULTS / f"refine-settings-local-{study}.json").read_text())["variants"][1:]
+        base = rows[0]["fscore@0.01"]
+        safe = [r for r in rows if min(np.subtract(r["fscore@0.01"], base)) >= -0.02]
+        chosen = max(safe, key=lambda r: r["mean"])
+        assert [getattr(ev, k) for k in keys] == [chosen[k] for k in keys], study
     # the batch study trades quality for speed: the fewest queries per step within 0.005 of the best mean F@1%
     rows = json.loads((report.RESULTS / "refine-settings-local-batch.json").read_text())["variants"][1:]
     top = max(r["mean"] for r in rows)

@@ -140,6 +140,8 @@ BAD = [
     ("evaluate", ["--config", "DIR", "--data", "DATA", "--out", "OUT"], "--config"),
     ("export_model", ["--checkpoint", "DIR", "--name", "x", "--data", "DATA", "--out-dir", "DIR"], "--checkpoint"),
     ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--threshold", "1.5"], "--threshold"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-sigmas", "0.02", "0"],
+     "--refine-sigmas"),
     ("trajectory", ["--checkpoint", "DIR", "--out", "OUT.json"], "--checkpoint"),
     ("reconstruct", ["--pc", "DIR", "--out", "OUT.ply"], "is a directory"),
     ("fit_shapes", ["--data", "MESHES", "--out", "PC/f.safetensors"], "--out"),  # its folder is a file

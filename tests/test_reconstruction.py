@@ -207,6 +207,14 @@ def test_a_negative_refine_setting_in_a_model_config_is_named(chair_points, key)
         local.reconstruct(chair_points, refine_steps=1, resolution=32)
 
 
+@pytest.mark.parametrize("sigmas", [[], [0.02, 0.0], [0.01] * 9, 0.02])
+def test_bad_near_surface_spreads_in_a_model_config_are_named(chair_points, sigmas):
+    local = Reconstructor.load("local", device="cpu")
+    local.config.eval.refine_sigmas = sigmas
+    with pytest.raises(ValueError, match="eval.refine_sigmas: expected"):
+        local.reconstruct(chair_points, refine_steps=1, resolution=32)
+
+
 def test_too_few_smoothing_neighbours_in_a_model_config_are_named(chair_points):
     local = Reconstructor.load("local", device="cpu")
     local.config.eval.refine_denoise_k = 5  # a quadric needs more: denoise.MIN_NEIGHBOURS

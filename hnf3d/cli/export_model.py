@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     for key, (kind, what) in REFINE_FLAGS.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None,
                        help=f"{what}, stored as the shipped model's eval.{key} (default: the training config's)")
+    p.add_argument("--refine-sigmas", type=float, nargs="+", default=None, metavar="SIGMA",
+                   help="spreads of refinement's near-surface queries, stored as the shipped model's "
+                        "eval.refine_sigmas (default: the training config's)")
     return p
 
 
@@ -168,7 +171,8 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
            f"{cfg.eval.refine_shell:g}, "
            + (f"winding-number labels within {cfg.eval.refine_confidence:g} of 1/2 dropped, "
               if cfg.eval.refine_confidence else "")
-           + f"surface term {cfg.eval.refine_surface:g}, {cfg.eval.refine_batch} queries per step, "
+           + f"surface term {cfg.eval.refine_surface:g}, {cfg.eval.refine_batch} queries per step, near-surface "
+           f"queries spread by {', '.join(f'{x:g}' for x in cfg.eval.refine_sigmas)}, "
            + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g} (at most "
               f"{cfg.eval.refine_denoise_k} neighbours)."
               if cfg.eval.refine_denoise else "no smoothing.")),
@@ -213,11 +217,13 @@ def _check(args) -> tuple[Path, Path]:
 
     if args.threshold is not None:
         check_float("--threshold", args.threshold, min_value=0.0, max_value=1.0, open_interval=True)
-    from ..pipeline.reconstructor import check_refine_setting
+    from ..pipeline.reconstructor import check_refine_setting, check_refine_sigmas
 
     for key in REFINE_FLAGS:
         if getattr(args, key) is not None:
             check_refine_setting(f"--{key.replace('_', '-')}", key, getattr(args, key))
+    if args.refine_sigmas is not None:
+        args.refine_sigmas = list(check_refine_sigmas("--refine-sigmas", args.refine_sigmas))
 
     ckpt = check_input_file("--checkpoint", checkpoint_path(args.checkpoint) if args.checkpoint else "")
     if not args.name or not args.name.replace("-", "_").replace(".", "_").isidentifier():
@@ -251,7 +257,7 @@ def main(argv=None) -> int:
 
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
-    chosen = {"threshold": args.threshold, "refine_orient": args.refine_orient,
+    chosen = {"threshold": args.threshold, "refine_orient": args.refine_orient, "refine_sigmas": args.refine_sigmas,
               **{key: getattr(args, key) for key in REFINE_FLAGS}}
     if any(v is not None for v in chosen.values()):
         from ..config import config_from_dict, config_to_dict

@@ -58,6 +58,13 @@ REFINE_LIMITS = {"refine_lr": {"min_value": 0.0, "max_value": 1.0, "open_interva
 INTEGER_SETTINGS = ("refine_batch", "refine_denoise_k")
 
 
+def check_refine_sigmas(name: str, value) -> tuple[float, ...]:
+    """The near-surface query spreads `value` (1 to 8 numbers > 0) as a tuple; ValueError naming `name` otherwise."""
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 8:
+        raise ValueError(f"{name}: expected 1 to 8 standard deviations, got {value!r}")
+    return tuple(check_float(name, v, min_value=0.0, open_interval=True) for v in value)
+
+
 def check_refine_setting(name: str, key: str, value):
     """`value` of the refinement setting `key` (a key of REFINE_LIMITS) within its limits; ValueError naming
     `name` otherwise. INTEGER_SETTINGS are integers, the others real numbers."""
@@ -195,15 +202,15 @@ class Reconstructor:
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
                 lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0,
                 confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, denoise_k: int = 30,
-                batch: int = 8192, messages: list | None = None):
+                batch: int = 8192, sigmas: tuple = (0.02, 0.005), messages: list | None = None):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
         starting prediction). prior: the pull towards the starting theta. shell: the half-thickness labelled
         inside around the points, confidence: the winding-number margin below which labels are dropped
         (pseudo_labels). surface: the weight of the points-on-the-boundary term (refine_theta). denoise > 0: the
         radius within which the points are smoothed first, by fits to at most denoise_k neighbours
-        (hnf3d.pipeline.denoise; a message says so). batch:
-        labelled queries per step, and a quarter as many scan points for the surface term."""
+        (hnf3d.pipeline.denoise; a message says so). batch: labelled queries per step, and a quarter as many scan
+        points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels)."""
         from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
         from .refine import outward_directions, pseudo_labels, refine_theta
@@ -228,7 +235,7 @@ class Reconstructor:
             # the object lies within its points' bounding box (plus the noise): a margin of 2% of the unit box
             lo, hi = unit.min(0) - BOUNDS_MARGIN, unit.max(0) + BOUNDS_MARGIN
             data = pseudo_labels(torch.from_numpy(p), torch.from_numpy(n), box=box, seed=seed, bounds=(lo, hi),
-                                 shell=shell, confidence=confidence)
+                                 shell=shell, confidence=confidence, sigmas=sigmas)
         with timer.stage("refine"):
             theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior,
                                          surface=surface, points=torch.from_numpy(p), batch=batch,
@@ -249,6 +256,7 @@ class Reconstructor:
                                                                         getattr(ev, key))
                      for key in REFINE_LIMITS if key != "refine_lr"}  # lr: the caller's or the model's, below
             prior = terms.pop("prior")
+            terms["sigmas"] = check_refine_sigmas(f"{self.source}: eval.refine_sigmas", ev.refine_sigmas)
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior = "tree", 0.0
