@@ -192,13 +192,11 @@ def quality_cases(quick: bool) -> tuple[list[dict], list[str]]:
 
 
 def trimmed_mesh(mesh, points: np.ndarray):
-    """(the refined `mesh` as reconstruct(..., trim=TRIM_DISTANCE) returns it, seconds): trimmed at TRIM_DISTANCE
-    in the normalised frame, i.e. at that times the normalisation's scale in the points' frame (without refining
-    the same shape twice)."""
-    from hnf3d.pipeline.trim import TRIM_DISTANCE, trim_unsupported
+    """(the refined `mesh` trimmed at TRIM_DISTANCE as reconstruct(..., trim=TRIM_DISTANCE) returns it, seconds)."""
+    from hnf3d.pipeline.trim import TRIM_DISTANCE, trim_reconstruction
 
     t0 = time.perf_counter()
-    out, _ = trim_unsupported(mesh, points, TRIM_DISTANCE * mesh.metadata["hnf3d"]["scale"])
+    out, _ = trim_reconstruction(mesh, points, TRIM_DISTANCE)
     return out, time.perf_counter() - t0
 
 

@@ -207,16 +207,6 @@ def _partial_cases(name: str, mesh) -> list[dict]:
     return cases
 
 
-def _trimmed(mesh, points: np.ndarray, trim):
-    """`mesh` (reconstructed from `points`, in their frame) as reconstruct(..., trim=trim) returns it: trimmed at
-    `trim` in the normalised frame, i.e. at trim x the normalisation's scale in the points' frame."""
-    from hnf3d.pipeline.trim import trim_unsupported
-
-    if trim is None:
-        return mesh
-    return trim_unsupported(mesh, points, trim * mesh.metadata["hnf3d"]["scale"])[0]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default="local")
@@ -230,6 +220,7 @@ def main(argv=None) -> int:
 
     from hnf3d.eval.metrics import mesh_metrics
     from hnf3d.pipeline.reconstructor import Reconstructor
+    from hnf3d.pipeline.trim import trim_reconstruction
 
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
@@ -251,7 +242,9 @@ def main(argv=None) -> int:
                 setattr(rec.config.eval, key, value)
         t0 = time.perf_counter()
         if "trim" in variant:
-            scores = [f1(_trimmed(watertight[i], cases[i]["input"], variant["trim"]), c) for i, c in enumerate(cases)]
+            trim = variant["trim"]
+            scores = [f1(m if trim is None else trim_reconstruction(m, c["input"], trim)[0], c)
+                      for m, c in zip(watertight, cases)]
         else:
             scores = [f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
         rows.append({"variant": _label(variant), **variant, "fscore@0.01": scores,

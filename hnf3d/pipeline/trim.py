@@ -12,7 +12,7 @@ import numpy as np
 
 from .._checks import check_float
 
-__all__ = ["TRIM_DISTANCE", "trim_unsupported"]
+__all__ = ["TRIM_DISTANCE", "trim_reconstruction", "trim_unsupported"]
 
 #: the distance a user gets when asking for trimming without one (tools/reconstruct.py --trim), in the normalised
 #: frame: chosen on the project's validation shapes, their dense and partial scans included, by
@@ -39,3 +39,11 @@ def trim_unsupported(mesh, points: np.ndarray, distance: float):
     out.update_faces(keep)
     out.remove_unreferenced_vertices()
     return out, int((~keep).sum())
+
+
+def trim_reconstruction(mesh, points: np.ndarray, distance: float):
+    """(`mesh`, as Reconstructor.reconstruct(points, ..., trim=distance) returns it, number of faces dropped) for a
+    watertight `mesh` that reconstruct(points, ...) returned: `distance` is in the normalised frame, i.e.
+    distance x the normalisation's scale (mesh.metadata["hnf3d"]["scale"]) in the points' frame. Lets a study trim
+    one refined mesh at several distances without refining it again."""
+    return trim_unsupported(mesh, points, distance * mesh.metadata["hnf3d"]["scale"])
