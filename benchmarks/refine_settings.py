@@ -2,7 +2,7 @@
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
     PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local
-        [--study labels|terms|batch|denoise|sigmas|trim] [--steps 300]
+        [--study labels|terms|batch|denoise|sigmas|gate|trim] [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -27,6 +27,10 @@ refine_steps=--steps)`), one study at a time (STUDIES):
   seconds of each variant over all cases are in the JSON;
 - `denoise`, on the shipped settings: the smoothing's radius and most neighbours per quadric fit;
 - `sigmas`, on the shipped settings: the spreads of the near-surface labelled queries;
+- `gate`, on the shipped settings: the smoothing only for scans whose estimated noise is at least a threshold
+  (`eval.refine_denoise_noise`), on the validation shapes, the dense scans and the partial scans of the procedural
+  shapes and of a new solid of each SDF family (`solids`): a clean dense scan of thin parts gains nothing from
+  the smoothing and can lose those parts to it;
 - `trim` (issue 14): the refined mesh watertight, and trimmed at each distance of TRIMS (`reconstruct(trim=d)`:
   the faces farther than d from every point dropped), on the validation shapes, the dense scans and simulated
   partial scans of the six procedural shapes (PARTIAL: one view, three noisy views, six views with a part
@@ -103,13 +107,20 @@ def _variants_sigmas(name: str) -> list[dict]:
                                                   (0.04, 0.005, 0.005))]
 
 
+def _variants_gate(name: str) -> list[dict]:
+    """The smoothing gated by the scan's estimated noise (`eval.refine_denoise_noise`: smooth only when the median
+    quadric-fit residual is at least this), the other settings the shipped model's; 0 smooths every scan dense
+    enough to fit, and the last variant never smooths."""
+    return [{"refine_denoise_noise": g} for g in (0.0, 0.003, 0.004, 0.005, 0.006)] + [{"refine_denoise": 0.0}]
+
+
 def _variants_trim(name: str) -> list[dict]:
     """The shipped settings, watertight and trimmed at each of TRIMS (`Reconstructor.reconstruct(trim=...)`)."""
     return [{"trim": None}] + [{"trim": d} for d in TRIMS]
 
 
 STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch,
-           "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim}
+           "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim, "gate": _variants_gate}
 
 
 def _label(variant: dict) -> str:
@@ -155,11 +166,12 @@ def _mesh_case(name: str, v: np.ndarray, f: np.ndarray, points: int = 3000, nois
             "gt_normals": gt.normals.cpu().numpy()}
 
 
-def validation_cases(sdf_root: Path, dense: bool = False,
-                     partial: bool = False) -> tuple[list[dict], list[str]]:
+def validation_cases(sdf_root: Path, dense: bool = False, partial: bool = False,
+                     solids: bool = False) -> tuple[list[dict], list[str]]:
     """[{name, input (3000, 3), gt_points, gt_normals}] in the unit box, and notes on what was skipped; dense: also
     the procedural shapes as dense noisy scans (DENSE); partial: also their simulated partial scans (PARTIAL),
-    scored against the whole shape."""
+    scored against the whole shape; solids: also the PARTIAL scans of one new solid of each SDF family
+    (`sdf_solid`), the rounded solids real objects often are."""
     from hnf3d.data.procedural import make_shape
 
     cases, skipped = [], []
@@ -184,7 +196,23 @@ def validation_cases(sdf_root: Path, dense: bool = False,
                                 DENSE["points"], DENSE["noise"]))
     for i, cat in enumerate(CATEGORIES if partial else ()):
         cases += _partial_cases(f"{cat}_{SEED_BASE + i}", make_shape(cat, SEED_BASE + i))
+    for i, fam in enumerate(SDF_FAMILIES if solids else ()):
+        cases += _partial_cases(f"{fam}_{SEED_BASE + i}", sdf_solid(fam, SEED_BASE + i))
     return cases, skipped
+
+
+def sdf_solid(family: str, seed: int):
+    """The marching-cubes mesh (vertices, faces) of the solid of SDF family `family` drawn with `seed` (the first
+    non-empty draw), at 128 cells along its largest side, as tools/build_dataset.py meshes them."""
+    from hnf3d.data.procedural import SDF_FAMILIES, rng_for
+    from hnf3d.data.procedural.sdf_surface import extract_surface
+
+    rng = rng_for(family, seed)
+    while True:  # a family draws an empty solid rarely; the next draw from the same generator is the fallback
+        try:
+            return extract_surface(SDF_FAMILIES[family](rng), 128)
+        except ValueError:
+            continue
 
 
 def _partial_cases(name: str, mesh) -> list[dict]:
@@ -225,7 +253,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
     cases, skipped = validation_cases(Path(args.sdf_data), dense=args.study != "labels",
-                                      partial=args.study == "trim")
+                                      partial=args.study in ("trim", "gate"), solids=args.study == "gate")
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
     def f1(mesh, case) -> float:

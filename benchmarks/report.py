@@ -196,6 +196,36 @@ def real_data_section() -> str:
     return "\n".join(out)
 
 
+SCAN_TRAINING_COMMAND = ("PYTHONPATH=. python benchmarks/scan_training.py --checkpoint "
+                         "runs/local_pc/export/local_pointcloud.safetensors --checkpoint "
+                         "runs/local_pc_scan/export/local_pointcloud.safetensors --checkpoint "
+                         "runs/local_pc_scan_mix/export/local_pointcloud.safetensors")
+
+
+def scan_training_section() -> str:
+    """Which point-cloud model ships: benchmarks/scan_training.py's group means, one pass and refined, per model."""
+    doc = _load("scan-training.json", SCAN_TRAINING_COMMAND)
+    groups = list(dict.fromkeys(doc["groups"]))
+    lines = ["| model | " + " | ".join(f"{g} ({doc['groups'].count(g)})" for g in groups)
+             + f" | all ({len(doc['cases'])}) |", "|---" * (len(groups) + 2) + "|"]
+    for m in doc["models"]:
+        cells = [m["groups"][g] for g in groups] + [m["overall"]]
+        chosen = " **(shipped)**" if m["name"] == doc["chosen"] else ""
+        lines.append(f"| {m['model']['name']}{chosen} | "
+                     + " | ".join(f"{c['refined_mean']:.3f} ({c['one_pass_mean']:.3f})" for c in cells) + " |")
+    return "\n".join([
+        "## Which point-cloud model ships: fine-tuning on scan-like inputs", "",
+        f"`{SCAN_TRAINING_COMMAND}` (this 2-core CPU; the candidates are exported with the shipped refinement "
+        "settings, docs/design.md section 8). The project's validation shapes and their simulated scans, never "
+        f"the real data; mean F@1% after {doc['steps']} refinement steps and, in brackets, of the one pass. The "
+        f"rule: the best overall refined mean among the models that lose no group by more than "
+        f"{doc['max_group_loss']:g} against the first (the model before). The candidates: `python tools/train.py "
+        "--config configs/local_pc_scan.yaml` and `configs/local_pc_scan_mix.yaml` (each fine-tuned from "
+        "runs/local_pc/best.safetensors), then `tools/export_model.py --checkpoint runs/<run>/best.safetensors "
+        "--out-dir runs/<run>/export ...` with the refinement flags of the shipped model (its card); the model "
+        "before is the previously shipped file, copied to runs/local_pc/export.", "", *lines, ""])
+
+
 def _fmt_flops(x: float) -> str:
     return f"{x:.2e}".replace("e+", "e")
 
@@ -352,7 +382,7 @@ def render() -> str:
         parts += [study_section(kind), ""]
     for args in LOCAL_STUDIES:
         parts += [local_study_section(*args), ""]
-    parts += [real_data_section()]
+    parts += [real_data_section(), scan_training_section()]
     trainings = [r for r in ROWS if r.get("method")]
     parts += ["## Reproduce",
               "",

@@ -119,6 +119,10 @@ class DataConfig:
     near_surface_fraction: float = _field(
         0.0, help="Share of the training query points drawn near the surface (points_surface.npz; 'shapenet' "
         "data only); validation and evaluation keep the uniform points.")
+    scan_fraction: float = _field(
+        0.0, help="Share of the training items whose input is a simulated partial scan (a few views, range noise, "
+        "a part missing; hnf3d.data.partial_scan) re-normalised like a user's scan ('shapenet', point clouds, "
+        "training split only; 0: never).")
     img_size: int = _field(224, bounds=(1, 4096), help="Side in pixels of input images (image input only).")
     num_workers: int = _field(0, bounds=(0, 1024), help="DataLoader worker processes (0: load in the main process).")
 
@@ -223,6 +227,10 @@ class TrainingConfig:
                                   bounds=(0, 2**40), max_len=100_000)
     seed: int = _field(0, bounds=(0, 2**32 - 1), help="Seed of every random number generator.")
     out_dir: str = _field("runs/default", help="Directory for checkpoints, logs and the resolved config.")
+    init_from: Optional[str] = _field(
+        None, help="Fine-tuning: start from the model weights of this checkpoint (a tools/train.py or "
+        "tools/export_model.py file of the same architecture), with a fresh optimiser and schedule. Ignored when "
+        "resuming (the run's own last checkpoint holds everything).")
     device: str = _field("auto", help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.")
     threshold: float = _field(0.5, help="Occupancy probability threshold for the validation IoU.")
 
@@ -255,6 +263,9 @@ class EvalConfig:
                                    "(unit-box units; points with too few neighbours in it stay; 0: no smoothing).")
     refine_denoise_k: int = _field(30, bounds=(12, 1000), help="The smoothing's quadric fits use at most this many "
                                    "nearest neighbours within refine_denoise.")
+    refine_denoise_noise: float = _field(0.0, help="The smoothing runs only on a scan whose estimated noise (the "
+                                         "median RMS residual of its quadric fits, unit-box units) is at least this "
+                                         "(0: always).")
     refine_sigmas: list[float] = _field(factory=lambda: [0.02, 0.005], max_len=8, help="Refinement's near-surface "
                                         "labelled queries: scan points displaced by Gaussian noise of these standard "
                                         "deviations (unit-box units), an equal share each.")

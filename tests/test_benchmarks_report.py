@@ -157,3 +157,23 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
     rows = json.loads((report.RESULTS / "refine-settings-local-batch.json").read_text())["variants"][1:]
     top = max(r["mean"] for r in rows)
     assert ev.refine_batch == min(r["refine_batch"] for r in rows if r["mean"] >= top - 0.005)
+
+
+def test_the_shipped_point_cloud_model_is_the_scan_training_choice():
+    """benchmarks/scan_training.py picked the shipped local point-cloud model on the project's own validation
+    shapes (never the real data) by its rule, and that rule holds on the JSON's own numbers."""
+    from benchmarks.scan_training import MAX_GROUP_LOSS, group_of, pick
+    from hnf3d.pipeline.reconstructor import Reconstructor
+
+    doc = json.loads((report.RESULTS / "scan-training.json").read_text())
+    assert [group_of(c) for c in doc["cases"]] == doc["groups"]
+    assert set(doc["groups"]) == {"full", "dense", "partial furniture", "partial solids"}
+    models = doc["models"]
+    assert pick(models) == doc["chosen"]
+    chosen = next(m for m in models if m["name"] == doc["chosen"])
+    assert chosen["model"] == Reconstructor.load("local", device="cpu").info  # the shipped weights' record
+    for g, v in models[0]["groups"].items():  # no group lost by more than the rule allows
+        assert chosen["groups"][g]["refined_mean"] >= v["refined_mean"] - MAX_GROUP_LOSS, g
+    for m in models:  # the means are those of the scores
+        refined = [s["refined"] for s in m["scores"]]
+        assert m["overall"]["refined_mean"] == pytest.approx(np.mean(refined))

@@ -73,6 +73,10 @@ def test_config_loads_and_trains_two_steps(path, meshes, tmp_path, capsys, one_t
                  "field.width=4", "field.depth=2", "field.cond_dim=8"]
     if cfg.data.extra_paths:  # the stand-in mesh folder is the one data root
         sets.append("data.extra_paths=[]")
+    if cfg.data.scan_fraction:  # scans need pointcloud.npz (tests/data/test_shapenet_dataset.py runs them)
+        sets.append("data.scan_fraction=0")
+    if cfg.training.init_from:  # a run of the full-size network (tests/training/test_trainer.py runs it)
+        sets.append("training.init_from=null")
     if cfg.objective.kind == "weights":
         # the tools/fit_shapes.py output format: theta_star (S, P), theta_0 (P,), metadata fit_shapes.models
         net = TaskNetwork(cfg.task_network.n_frequencies, [16])

@@ -17,10 +17,10 @@ def _off_sphere(p: np.ndarray) -> float:
 
 
 def test_projection_removes_noise_without_shrinking_a_curved_surface():
-    clean, moved = jet_project(_sphere(8000, 0.0), radius=0.15)
+    clean, moved, _ = jet_project(_sphere(8000, 0.0), radius=0.15)
     assert moved == 8000 and _off_sphere(clean) < 1e-4  # a quadric fits a sphere's patch: no chord bias
     noisy = _sphere(8000, 0.02)
-    smoothed, moved = jet_project(noisy, radius=0.15)
+    smoothed, moved, _ = jet_project(noisy, radius=0.15)
     assert moved == 8000 and smoothed.shape == noisy.shape and smoothed.dtype == np.float32
     assert _off_sphere(smoothed) < 0.4 * _off_sphere(noisy)
     assert abs(np.linalg.norm(smoothed, axis=1).mean() - 1.0) < 0.005  # no shrinkage
@@ -32,14 +32,14 @@ def test_a_sparse_sampling_is_left_alone_and_two_close_walls_are_not_merged():
     """Points with fewer than MIN_NEIGHBOURS within the radius do not move. Two parallel walls 0.04 apart,
     densely sampled: a radius below their distance smooths each wall on its own (both stay where they are)."""
     sparse = _sphere(200, 0.01)
-    out, moved = jet_project(sparse, radius=0.1)
-    assert moved == 0 and np.array_equal(out, sparse.astype(np.float32))
+    out, moved, noise = jet_project(sparse, radius=0.1)
+    assert moved == 0 and np.array_equal(out, sparse.astype(np.float32)) and np.isnan(noise)
     rng = np.random.default_rng(1)
     n = 30_000
     xy = rng.uniform(-0.5, 0.5, (n, 2))
     walls = np.c_[xy, np.where(np.arange(n) % 2, 0.02, -0.02) + rng.normal(0, 0.003, n)]
     inner = (np.abs(xy) < 0.4).all(1)
-    out, moved = jet_project(walls, radius=0.03)
+    out, moved, _ = jet_project(walls, radius=0.03)
     assert moved > 0.95 * n
     assert np.abs(np.abs(out[inner, 2]) - 0.02).mean() < 0.6 * np.abs(np.abs(walls[inner, 2]) - 0.02).mean()
     assert abs(np.abs(out[inner, 2]).mean() - 0.02) < 0.001  # each wall stays where it is
@@ -52,5 +52,21 @@ def test_bad_arguments_are_refused():
         jet_fit(_sphere(100, 0.0), radius=0.0)
     with pytest.raises(ValueError, match="k"):
         jet_fit(_sphere(100, 0.0), radius=0.1, k=3)
-    few, moved = jet_project(_sphere(5, 0.0), radius=1.0)
+    few, moved, _ = jet_project(_sphere(5, 0.0), radius=1.0)
     assert moved == 0 and few.shape == (5, 3)
+    with pytest.raises(ValueError, match="min_noise"):
+        jet_project(_sphere(100, 0.0), radius=0.1, min_noise=-1.0)
+
+
+def test_the_noise_estimate_gates_the_smoothing():
+    """The estimate (median fit residual) follows the noise's standard deviation; with min_noise, a scan less
+    noisy than that is returned as it is, a noisier one is smoothed as without it."""
+    estimates = [jet_project(_sphere(8000, s), radius=0.15)[2] for s in (0.0, 0.005, 0.02)]
+    assert estimates[0] < 1e-4 and 0.6 * 0.005 < estimates[1] < 0.005 and 0.6 * 0.02 < estimates[2] < 0.02
+    clean = _sphere(8000, 0.005)
+    out, moved, noise = jet_project(clean, radius=0.15, min_noise=0.01)
+    assert moved == 0 and noise == estimates[1] and np.array_equal(out, clean.astype(np.float32))
+    noisy = _sphere(8000, 0.02)
+    gated = jet_project(noisy, radius=0.15, min_noise=0.01)
+    ungated = jet_project(noisy, radius=0.15)
+    assert gated[1] == 8000 and np.array_equal(gated[0], ungated[0])

@@ -75,8 +75,8 @@ def test_model_end_to_end_and_cache(dataset, tmp_path, capsys):
     doc = results(out)
     assert doc["method"] == "hnf3d" and doc["settings"]["resolution"] == 32 and doc["settings"]["seed"] == 0
     assert json.loads(copy.read_text()) == doc  # --json: the same document
-    assert doc["model"] == {"objective": "direct", "variant": None, "input": "pointcloud", "step": 7000,
-                            "config": "local_pc"}
+    assert doc["model"] == {"objective": "direct", "variant": None, "input": "pointcloud", "step": 4000,
+                            "config": "local_pc_scan_mix"}
     rows = doc["objects"]
     assert sorted((r["category"], r["model"]) for r in rows) == [(c, m) for c in CATS for m in ("m0", "m1")]
     for key in ("iou", "chamfer_l1", "normal_consistency", "fscore@0.01"):

@@ -23,6 +23,11 @@ def test_shipped_model_is_small_and_self_described(name):
     card = (PRETRAINED_DIR / f"{name}.md").read_text()
     assert f"step **{meta['step']}**" in card
     assert config["objective"]["kind"] in card and "test split" in card and "mean of class means" in card
+    start = config["training"].get("init_from")
+    if start:  # a fine-tuned model: the card names the weights it started from and counts their compute too
+        assert f"fine-tuned from the weights of `{start}`" in card and "min in all" in card
+    if config["data"].get("scan_fraction"):
+        assert "data.scan_fraction" in card
     expected = "image" if name.endswith("image") else "pointcloud"
     assert Reconstructor.load(weights, device="cpu").kind == expected
 

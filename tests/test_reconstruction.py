@@ -239,6 +239,14 @@ def test_a_dense_scan_is_smoothed_before_refinement_and_a_sparse_one_is_not():
     assert "denoise" in info["timings"]
     few = local.reconstruct(sparse + rng.normal(0, 0.005, sparse.shape), refine_steps=2, resolution=32)
     assert not any("smoothed" in m for m in few.metadata["hnf3d"]["messages"])
+    # eval.refine_denoise_noise: only a scan at least that noisy is smoothed; a clean dense one is left as it is
+    ev.refine_denoise_noise = 0.004
+    clean = local.reconstruct(dense + rng.normal(0, 0.001, dense.shape), refine_steps=2, resolution=32)
+    assert any(m.startswith("refinement left the scan as it is: its estimated noise")
+               for m in clean.metadata["hnf3d"]["messages"]), clean.metadata["hnf3d"]["messages"]
+    noisy = local.reconstruct(dense + rng.normal(0, 0.015, dense.shape), refine_steps=2, resolution=32)
+    assert any(m.startswith("refinement smoothed") for m in noisy.metadata["hnf3d"]["messages"])
+    ev.refine_denoise_noise = 0.0
     ev.refine_confidence = 0.46
     with pytest.raises(ValueError, match="eval.refine_confidence"):
         local.reconstruct(sparse, refine_steps=1, resolution=32)

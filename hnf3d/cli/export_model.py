@@ -61,7 +61,9 @@ REFINE_FLAGS = {"refine_lr": (float, "learning rate of test-time refinement"),
                 "refine_surface": (float, "weight of refinement's points-on-the-boundary term"),
                 "refine_batch": (int, "labelled queries per refinement step"),
                 "refine_denoise": (float, "radius of refinement's smoothing of the scan (0: none)"),
-                "refine_denoise_k": (int, "most neighbours of each quadric fit of the smoothing")}
+                "refine_denoise_k": (int, "most neighbours of each quadric fit of the smoothing"),
+                "refine_denoise_noise": (float, "estimated scan noise below which the smoothing is skipped "
+                                                "(0: always smooth)")}
 
 
 def _split_counts(root: str, split: str) -> tuple[int, int]:
@@ -137,6 +139,21 @@ def _architecture(cfg) -> str:
             f"depth {f.depth}, heads {f.heads}")
 
 
+def _starting_weights(path) -> dict | None:
+    """{'step', 'minutes'} of the checkpoint a fine-tuned model started from (training.init_from), read from its
+    metadata; None when the model was not fine-tuned or that file is not here any more."""
+    from ..io.checkpoint import load_checkpoint
+
+    if not path:
+        return None
+    try:
+        _, meta = load_checkpoint(path)
+    except (OSError, ValueError):
+        return None
+    extra = meta.get("extra") or {}
+    return {"step": meta.get("step"), "minutes": float(extra.get("seconds") or float("nan")) / 60}
+
+
 def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, data: str) -> str:
     extra = meta["extra"]
     t = cfg.training
@@ -146,6 +163,11 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
     counts = [_split_counts(r, cfg.data.train_split) for r in roots]
     n_train, n_cat = sum(n for n, _ in counts), sum(c for _, c in counts)
     sets = " + ".join(f"`{r}` ({n} shapes)" for r, (n, _) in zip(roots, counts)) if len(roots) > 1 else f"`{data}`"
+    minutes = extra.get("seconds", float("nan")) / 60
+    start, compute = _starting_weights(t.init_from), f"{minutes:.0f} min of training"
+    if start is not None:  # a fine-tuned model: its compute includes the training of the weights it started from
+        compute = (f"{minutes:.0f} min of fine-tuning after {start['minutes']:.0f} min of training the starting "
+                   f"weights ({minutes + start['minutes']:.0f} min in all)")
     lines = [
         f"# Model card: `{name}` (hnf3d {cfg.data.input_type} model, {cfg.task_network.kind} task network)",
         "",
@@ -157,11 +179,16 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         f"- **Objective**: {objective}, the best one the project's benchmark shows: {_objective_evidence(cfg)}.",
         f"- **Training data**: the project's procedural synthetic set ({sets}, split "
         f"`{cfg.data.train_split}`: {n_train} shapes of {n_cat} categories; built by the commands in "
-        f"datasets/README.md). No ShapeNet or other third-party data.",
+        f"datasets/README.md). No ShapeNet or other third-party data."
+        + (f" {cfg.data.scan_fraction:.0%} of the training items get a simulated partial scan as input (1 to 6 "
+           "views, range noise, sometimes a part missing: hnf3d.data.partial_scan, `data.scan_fraction`)."
+           if cfg.data.scan_fraction else ""),
         f"- **Training**: `python tools/train.py --config configs/{cfg.name}.yaml` "
         f"(batch {t.batch_size}, lr {t.lr}, seed {t.seed}); this checkpoint is step **{meta['step']}** "
-        f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`).",
-        f"- **Compute**: {extra.get('seconds', float('nan')) / 60:.0f} min of training on a 2-core CPU "
+        f"(best validation IoU {extra.get('val_iou', float('nan')):.3f}, from `{ckpt}`)"
+        + (f", fine-tuned from the weights of `{t.init_from}` (`training.init_from`; step {start['step']})."
+           if start is not None else "."),
+        f"- **Compute**: {compute} on a 2-core CPU "
         f"({platform.processor() or platform.machine()}, torch CPU build), no GPU.",
         f"- **Evaluation settings** (its `eval` config): surface at occupancy {cfg.eval.threshold}"
         + ("; no test-time refinement (an image has no points to fit)." if cfg.data.input_type == "image" else
@@ -174,7 +201,9 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
            + f"surface term {cfg.eval.refine_surface:g}, {cfg.eval.refine_batch} queries per step, near-surface "
            f"queries spread by {', '.join(f'{x:g}' for x in cfg.eval.refine_sigmas)}, "
            + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g} (at most "
-              f"{cfg.eval.refine_denoise_k} neighbours)."
+              f"{cfg.eval.refine_denoise_k} neighbours"
+              + (f"; only when its estimated noise is at least {cfg.eval.refine_denoise_noise:g}"
+                 if cfg.eval.refine_denoise_noise else "") + ")."
               if cfg.eval.refine_denoise else "no smoothing.")),
         "",
         "## Metrics on the synthetic test split",
@@ -197,7 +226,7 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
         "",
         "## Intended use and limits",
         "",
-        f"- A small model, trained in {extra.get('seconds', float('nan')) / 60:.0f} min on a 2-core CPU so that it "
+        f"- A small model, trained in {minutes + (start['minutes'] if start else 0):.0f} min on a 2-core CPU so that it "
         "can ship in the repository "
         "(< 25 MB): it knows the procedural categories, not real-world shape detail. "
         + ("Expect a coarse shape for an object unlike them; for a scan, the point-cloud model with test-time "

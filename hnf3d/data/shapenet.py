@@ -105,6 +105,10 @@ class ShapeNetDataset(Dataset):
     near_surface_fraction: that share of the n_query_points comes from surface_points_file (points near the
     surface, the builder's points_surface.npz), the rest from points_file (uniform): sharper boundaries for
     training. 0 (the default, and ONet's protocol) reads points_file only.
+    scan_fraction: that share of the items (point-cloud input only) gets a simulated partial scan as input
+    (hnf3d.data.partial_scan: a few views, range noise, a part missing) instead of points all over the surface;
+    such an item is then re-normalised as the Reconstructor normalises a user's scan (its points' bounding box
+    to the unit box), its query points and loc/scale with it. 0 (the default, and ONet's protocol): never.
     """
 
     def __init__(self, root, split: str | None = "train", categories=None, input_type: str = "pointcloud",
@@ -112,7 +116,7 @@ class ShapeNetDataset(Dataset):
                  img_size: int | None = 224, view: int | None = None, seed: int = 0,
                  points_file: str = "points.npz", pointcloud_file: str = "pointcloud.npz",
                  img_folder: str = "img_choy2016", skip_bad: bool = False, near_surface_fraction: float = 0.0,
-                 surface_points_file: str = "points_surface.npz"):
+                 surface_points_file: str = "points_surface.npz", scan_fraction: float = 0.0):
         if input_type == "image":
             input_type = "img"
         if input_type not in INPUT_TYPES:
@@ -127,6 +131,10 @@ class ShapeNetDataset(Dataset):
             raise ValueError(f"near_surface_fraction: expected a fraction in [0, 1], got {near_surface_fraction!r}")
         if near_surface_fraction and n_query_points is None:
             raise ValueError("near_surface_fraction: needs a number of query points (n_query_points), got None")
+        if not 0.0 <= scan_fraction <= 1.0:
+            raise ValueError(f"scan_fraction: expected a fraction in [0, 1], got {scan_fraction!r}")
+        if scan_fraction and input_type != "pointcloud":
+            raise ValueError("scan_fraction: simulated scans replace point-cloud inputs; this dataset gives images")
         if view is not None and view < 0:
             raise ValueError(f"view: expected a non-negative view index or None, got {view!r}")
         self.root = os.fspath(root)
@@ -144,6 +152,7 @@ class ShapeNetDataset(Dataset):
         self.points_file = points_file
         self.near_surface_fraction = float(near_surface_fraction)
         self.surface_points_file = surface_points_file
+        self.scan_fraction = float(scan_fraction)
         self.pointcloud_file = pointcloud_file
         self.img_folder = img_folder
         self.skip_bad = bool(skip_bad)
@@ -291,10 +300,14 @@ class ShapeNetDataset(Dataset):
             item["points.occ"] = torch.from_numpy(occ)
 
         if self.input_type == "pointcloud":
-            inputs, pc_loc, pc_scale = self._load_pointcloud(os.path.join(model_dir, self.pointcloud_file), rng_inputs)
-            item["inputs"] = torch.from_numpy(inputs)
+            inputs, pc_loc, pc_scale, surface = self._load_pointcloud(os.path.join(model_dir, self.pointcloud_file),
+                                                                      rng_inputs)
             if loc is None:
                 loc, scale = pc_loc, pc_scale
+            if self.scan_fraction:  # its own stream: the other fields do not depend on it
+                inputs, loc, scale = self._scan_like(item, surface, inputs, loc, scale,
+                                                     item_rng(self.seed, self.epoch, idx, stream=3))
+            item["inputs"] = torch.from_numpy(inputs)
         else:
             image, camera_mat, world_mat = self._load_view(os.path.join(model_dir, self.img_folder), rng_inputs)
             item["inputs"] = image
@@ -340,7 +353,26 @@ class ShapeNetDataset(Dataset):
         pts = _points_array(path, "points", data["points"])
         loc, scale = _loc_scale(path, data)
         sel = subsample_indices(rng, pts.shape[0], self.n_input_points)
-        return add_noise(pts[sel].astype(np.float32), self.input_noise, rng), loc, scale
+        return add_noise(pts[sel].astype(np.float32), self.input_noise, rng), loc, scale, pts
+
+    def _scan_like(self, item: dict, surface: np.ndarray, inputs: np.ndarray, loc, scale, rng: np.random.Generator):
+        """(inputs, loc, scale) of an item whose input becomes, with probability scan_fraction, a simulated scan of
+        its dense surface sample `surface` (M, 3), re-normalised to its own bounding box like a user's scan;
+        item["points"] (the query points) move with it. Otherwise (or when the scan sees too little) unchanged."""
+        from .normalization import unit_box_normalization
+        from .partial_scan import scan_like_input
+
+        if rng.random() >= self.scan_fraction:
+            return inputs, loc, scale
+        scan = scan_like_input(surface, rng, self.n_input_points)
+        if scan is None:
+            return inputs, loc, scale
+        norm = unit_box_normalization(scan)
+        if "points" in item:
+            item["points"] = torch.from_numpy(norm.apply(item["points"].numpy()).astype(np.float32))
+        # world = unit * scale + loc and unit = new * norm.scale + norm.loc
+        loc = np.asarray(loc, np.float64) + np.asarray(scale, np.float64) * norm.loc
+        return norm.apply(scan).astype(np.float32), loc, float(scale) * norm.scale
 
     def _load_view(self, folder: str, rng: np.random.Generator):
         if not os.path.isdir(folder):

@@ -54,7 +54,7 @@ REFINE_LIMITS = {"refine_lr": {"min_value": 0.0, "max_value": 1.0, "open_interva
                  "refine_prior": {"min_value": 0.0}, "refine_shell": {"min_value": 0.0},
                  "refine_confidence": {"min_value": 0.0, "max_value": 0.45}, "refine_surface": {"min_value": 0.0},
                  "refine_denoise": {"min_value": 0.0}, "refine_batch": {"min_value": 1},
-                 "refine_denoise_k": {"min_value": MIN_NEIGHBOURS}}
+                 "refine_denoise_k": {"min_value": MIN_NEIGHBOURS}, "refine_denoise_noise": {"min_value": 0.0}}
 INTEGER_SETTINGS = ("refine_batch", "refine_denoise_k")
 
 
@@ -202,6 +202,7 @@ class Reconstructor:
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
                 lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0,
                 confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, denoise_k: int = 30,
+                denoise_noise: float = 0.0,
                 batch: int = 8192, sigmas: tuple = (0.02, 0.005), messages: list | None = None):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
@@ -221,9 +222,13 @@ class Reconstructor:
         p = unit[pick].astype(np.float32)
         if denoise:
             with timer.stage("denoise"):
-                p, moved = jet_project(p, denoise, k=denoise_k)
-            if moved and messages is not None:
-                messages.append(f"refinement smoothed {moved} of {len(p)} points (quadric fits within {denoise:g})")
+                p, moved, noise = jet_project(p, denoise, k=denoise_k, min_noise=denoise_noise)
+            if messages is not None and moved:
+                messages.append(f"refinement smoothed {moved} of {len(p)} points (quadric fits within {denoise:g}; "
+                                f"estimated noise {noise:.2g})")
+            elif messages is not None and denoise_noise and noise == noise:  # NaN: too sparse to fit, as before
+                messages.append(f"refinement left the scan as it is: its estimated noise {noise:.2g} is below "
+                                f"{denoise_noise:g}")
         with timer.stage("normals"):
             # given normals keep their directions but are re-oriented: files often carry unoriented ones (e.g.
             # ShapeNet's pointcloud.npz, taken from the faces of triangle soups)

@@ -45,8 +45,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..config import Config, config_to_dict, save_config
-from ..models.build import Model, build_model, build_task_network
-from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..models.build import Model, build_model, build_task_network, load_trained_model
+from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, state_mismatch
 from .checkpoint import pack_training_state, unpack_training_state
 from .objectives import objective_loss, sample_t
 from .stability import DivergenceGuard, EmaTarget, check_stability_settings, warmup_factor
@@ -94,7 +94,8 @@ def build_datasets(cfg: Config):
             return ShapeNetDataset(root, split=split, categories=categories, input_type=d.input_type,
                                    n_input_points=d.n_input_points, input_noise=d.input_noise,
                                    n_query_points=d.n_query_points, img_size=d.img_size, seed=seed + k,
-                                   near_surface_fraction=d.near_surface_fraction if split == d.train_split else 0.0)
+                                   near_surface_fraction=d.near_surface_fraction if split == d.train_split else 0.0,
+                                   scan_fraction=d.scan_fraction if split == d.train_split else 0.0)
 
         def make(split):
             main = make_one(d.path, d.categories, split, 0)
@@ -105,6 +106,9 @@ def build_datasets(cfg: Config):
         if d.extra_paths:
             raise ValueError("data.extra_paths: only the 'shapenet' dataset joins several roots; got dataset "
                              "'mesh_folder'")
+        if d.scan_fraction:
+            raise ValueError("data.scan_fraction: simulated scans need the dense surface sample of the 'shapenet' "
+                             "layout (pointcloud.npz); got dataset 'mesh_folder'")
         if d.input_type != "pointcloud":
             raise ValueError(f"data.input_type {d.input_type!r}: the mesh_folder dataset only gives point clouds; "
                              "build an ONet-layout dataset (tools/build_dataset.py) for image inputs")
@@ -262,6 +266,8 @@ class Trainer:
         random.seed(cfg.training.seed)
         np.random.seed(cfg.training.seed % 2**32)
         self.model = build_model(cfg).to(self.device)
+        if cfg.training.init_from and not resume:  # before the optimiser and the EMA target take the weights
+            self._init_from(cfg.training.init_from)
         self.layout = self.model.task_net.param_layout()
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad],
                                           lr=cfg.training.lr)
@@ -367,6 +373,14 @@ class Trainer:
             except ValueError as exc:
                 raise CheckpointError(path, str(exc).split(": ", 1)[1]) from None
         self.resumed_from = step
+
+    def _init_from(self, path: str) -> None:
+        """Fine-tuning: the model weights of checkpoint `path`, whose config must describe the same network."""
+        _, model, _ = load_trained_model(path)
+        problem = state_mismatch(self.model.state_dict(), model.state_dict())
+        if problem:
+            raise CheckpointError(path, f"training.init_from: its model is not this config's: {problem}")
+        self.model.load_state_dict(model.state_dict(), strict=True)
 
     # ----------------------------------------------------------------- checkpoints
     def _save(self, path: Path, with_optimizer: bool = True, val_iou: Optional[float] = None) -> None:

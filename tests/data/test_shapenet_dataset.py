@@ -353,3 +353,36 @@ def test_extra_paths_join_the_splits_of_several_roots(tiny, tmp_path):
     cfg = config_from_dict({"data": {"dataset": "mesh_folder", "path": str(root), "extra_paths": [str(other)]}})
     with pytest.raises(ValueError, match="extra_paths"):
         build_datasets(cfg)
+
+
+def test_scan_fraction_gives_scan_like_inputs_in_their_own_frame(tiny):
+    """data.scan_fraction: the input becomes a simulated partial scan, re-normalised to its bounding box as the
+    Reconstructor normalises a user's scan; the query points, loc and scale move with it, so that every field
+    still describes the same object in world units. 0 changes nothing."""
+    root, truth = tiny
+    plain = ShapeNetDataset(root, split="train", n_input_points=500, n_query_points=256)
+    zero = ShapeNetDataset(root, split="train", n_input_points=500, n_query_points=256, scan_fraction=0.0)
+    scans = ShapeNetDataset(root, split="train", n_input_points=500, n_query_points=256, scan_fraction=1.0)
+    for i in range(len(plain)):
+        a, z, s = plain[i], zero[i], scans[i]
+        for key in ("inputs", "points", "points.occ", "loc", "scale"):
+            assert torch.equal(a[key], z[key]), key
+        assert torch.equal(s["inputs"], scans[i]["inputs"])  # seeded
+        x = s["inputs"].numpy().astype(np.float64)
+        lo, hi = x.min(0), x.max(0)
+        assert (hi - lo).max() == pytest.approx(1.0, abs=1e-5)  # its own bounding box is the unit box
+        np.testing.assert_allclose((lo + hi) / 2, 0.0, atol=1e-5)
+        np.testing.assert_array_equal(s["points.occ"].numpy(), a["points.occ"].numpy())
+
+        def world(item, key):
+            return item[key].numpy().astype(np.float64) * item["scale"].item() + item["loc"].numpy()
+
+        np.testing.assert_allclose(world(s, "points"), world(a, "points"), atol=1e-4)
+        # the scan lies on the object (the sphere of radius RADIUS in the file's unit frame)
+        t = truth[s["model"]]
+        unit = (world(s, "inputs") - t["loc"]) / t["scale"]
+        assert np.abs(np.linalg.norm(unit, axis=1) - RADIUS).max() < 0.08
+    with pytest.raises(ValueError, match="scan_fraction"):
+        ShapeNetDataset(root, split="train", scan_fraction=1.5)
+    with pytest.raises(ValueError, match="scan_fraction"):
+        ShapeNetDataset(root, split="train", input_type="img", scan_fraction=0.5)

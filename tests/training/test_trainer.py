@@ -184,3 +184,32 @@ def test_learning_rate_schedules():
     assert lr[0] == pytest.approx(1e-3) and lr[1] == pytest.approx(5e-4) and lr[2] == lr[3] == pytest.approx(0.0)
     constant = config_from_dict({"training": {"lr": 1e-3, "max_steps": 100}})
     assert Trainer.learning_rate(SimpleNamespace(cfg=constant), 70) == 1e-3
+
+
+def test_init_from_starts_from_the_checkpoints_weights(meshes, straight_run, tmp_path):
+    """training.init_from (fine-tuning): the model starts as the checkpoint's, the optimiser and step afresh; a
+    checkpoint of another architecture or a missing file is refused with one line and exit 2."""
+    from hnf3d.config import load_config
+    from hnf3d.training.trainer import Trainer
+
+    sets = tiny_overrides(meshes)[1::2]
+    source = straight_run / "last.safetensors"
+    cfg = load_config(CONFIG, [*sets, f"training.init_from={source}"])
+    trainer = Trainer(cfg, tmp_path / "fine", progress=False)
+    try:
+        assert trainer.step == 0
+        assert max_diff(model_tensors(source), {f"model.{k}": v for k, v in trainer.model.state_dict().items()}) == 0
+    finally:
+        trainer.close()
+    fresh = Trainer(load_config(CONFIG, sets), tmp_path / "fresh", progress=False)
+    try:  # without init_from the same config starts elsewhere: the test above is not vacuous
+        assert max_diff(model_tensors(source), {f"model.{k}": v for k, v in fresh.model.state_dict().items()}) > 0
+    finally:
+        fresh.close()
+    args = ["--config", CONFIG, "--out", str(tmp_path / "bad"), "--max-steps", "1", *tiny_overrides(meshes)]
+    other = run_cli([*args, "--set", f"training.init_from={source}", "--set", "field.width=16"])
+    missing = run_cli([*args, "--set", f"training.init_from={tmp_path / 'none.safetensors'}"])
+    for proc, word in ((other, "init_from"), (missing, "none.safetensors")):
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and word in lines[0] and "Traceback" not in proc.stderr, proc.stderr
