@@ -201,6 +201,13 @@ def validation_cases(sdf_root: Path, dense: bool = False, partial: bool = False,
     return cases, skipped
 
 
+def case_f1(mesh, case: dict) -> float:
+    """F@1% of `mesh` against a validation case's ground truth (its whole shape)."""
+    from hnf3d.eval.metrics import mesh_metrics
+
+    return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
+
+
 def sdf_solid(family: str, seed: int):
     """The marching-cubes mesh (vertices, faces) of the solid of SDF family `family` drawn with `seed` (the first
     non-empty draw), at 128 cells along its largest side, as tools/build_dataset.py meshes them."""
@@ -246,7 +253,6 @@ def main(argv=None) -> int:
 
     import torch
 
-    from hnf3d.eval.metrics import mesh_metrics
     from hnf3d.pipeline.reconstructor import Reconstructor
     from hnf3d.pipeline.trim import trim_reconstruction
 
@@ -256,10 +262,7 @@ def main(argv=None) -> int:
                                       partial=args.study in ("trim", "gate"), solids=args.study == "gate")
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
-    def f1(mesh, case) -> float:
-        return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
-
-    rows = [{"variant": "one pass", "fscore@0.01": [f1(rec.reconstruct(c["input"]), c) for c in cases]}]
+    rows = [{"variant": "one pass", "fscore@0.01": [case_f1(rec.reconstruct(c["input"]), c) for c in cases]}]
     # the trim study trims one refined mesh per case at each distance (what reconstruct(trim=d) does, without
     # refining the same shape once per distance)
     watertight = [rec.reconstruct(c["input"], refine_steps=args.steps) for c in cases] if args.study == "trim" else []
@@ -271,10 +274,10 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         if "trim" in variant:
             trim = variant["trim"]
-            scores = [f1(m if trim is None else trim_reconstruction(m, c["input"], trim)[0], c)
+            scores = [case_f1(m if trim is None else trim_reconstruction(m, c["input"], trim)[0], c)
                       for m, c in zip(watertight, cases)]
         else:
-            scores = [f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
+            scores = [case_f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
         rows.append({"variant": _label(variant), **variant, "fscore@0.01": scores,
                      "seconds": time.perf_counter() - t0})
         print(f"  {rows[-1]['variant']}: mean F@1% {np.mean(scores):.3f}", flush=True)

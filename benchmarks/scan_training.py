@@ -31,7 +31,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._harness import environment, format_table, write_json_atomic  # noqa: E402
-from benchmarks.refine_settings import CATEGORIES, validation_cases  # noqa: E402
+from benchmarks.refine_settings import CATEGORIES, case_f1, validation_cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_GROUP_LOSS = 0.02  # a candidate may not lose more than this on any group's mean (the studies' rule)
@@ -69,7 +69,6 @@ def main(argv=None) -> int:
 
     import torch
 
-    from hnf3d.eval.metrics import mesh_metrics
     from hnf3d.pipeline.reconstructor import Reconstructor
     from hnf3d.pipeline.trim import TRIM_DISTANCE, trim_reconstruction
 
@@ -78,17 +77,14 @@ def main(argv=None) -> int:
     groups = [group_of(c["name"]) for c in cases]
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
-    def f1(mesh, case) -> float:
-        return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
-
     models = []
     for checkpoint in args.checkpoint:
         rec = Reconstructor.load(checkpoint, device="cpu")
         rows = []
         for c in cases:
             refined = rec.reconstruct(c["input"], refine_steps=args.steps)
-            rows.append({"one_pass": f1(rec.reconstruct(c["input"]), c), "refined": f1(refined, c),
-                         "trimmed": f1(trim_reconstruction(refined, c["input"], TRIM_DISTANCE)[0], c)})
+            rows.append({"one_pass": case_f1(rec.reconstruct(c["input"]), c), "refined": case_f1(refined, c),
+                         "trimmed": case_f1(trim_reconstruction(refined, c["input"], TRIM_DISTANCE)[0], c)})
             print(f"  {checkpoint}: {c['name']}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[-1].items()),
                   flush=True)
 

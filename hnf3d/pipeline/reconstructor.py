@@ -226,7 +226,7 @@ class Reconstructor:
             if messages is not None and moved:
                 messages.append(f"refinement smoothed {moved} of {len(p)} points (quadric fits within {denoise:g}; "
                                 f"estimated noise {noise:.2g})")
-            elif messages is not None and denoise_noise and noise == noise:  # NaN: too sparse to fit, as before
+            elif messages is not None and denoise_noise and np.isfinite(noise):  # NaN: too sparse to fit anyway
                 messages.append(f"refinement left the scan as it is: its estimated noise {noise:.2g} is below "
                                 f"{denoise_noise:g}")
         with timer.stage("normals"):
