@@ -2,7 +2,7 @@
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
     PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local
-        [--study labels|terms|batch|denoise|sigmas|gate|trim] [--steps 300]
+        [--study labels|terms|batch|denoise|sigmas|gate|sides|trim] [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -31,6 +31,13 @@ refine_steps=--steps)`), one study at a time (STUDIES):
   (`eval.refine_denoise_noise`), on the validation shapes, the dense scans and the partial scans of the procedural
   shapes and of a new solid of each SDF family (`solids`): a clean dense scan of thin parts gains nothing from
   the smoothing and can lose those parts to it;
+- `sides`, on the shipped settings and the gate study's cases: each quadric fit of the smoothing over all the
+  neighbours within its radius, or only over those on the point's side of the predicted surface
+  (`eval.refine_denoise_sides`), which keeps the two walls of a thin part apart, and the same at a larger radius;
+  each variant also reconstructs the shipped example scan (examples/chair_scan.ply, no ground truth): the
+  fraction of its points farther than 1% of its size from the mesh, and how far the boxes differ (`example_fit`).
+  Rule (as benchmarks/scan_training.py's): the best mean among the variants that lose no group of cases (full,
+  dense, partial furniture, partial solids) more than 0.02 of its mean against the first;
 - `trim` (issue 14): the refined mesh watertight, and trimmed at each distance of TRIMS (`reconstruct(trim=d)`:
   the faces farther than d from every point dropped), on the validation shapes, the dense scans and simulated
   partial scans of the six procedural shapes (PARTIAL: one view, three noisy views, six views with a part
@@ -60,6 +67,8 @@ DENSE = {"points": 20_000, "noise": 0.015}  # the terms study's dense noisy scan
 #: the trim study's partial scans of the procedural shapes (the scanner model of tools/simulate_scan.py):
 #: (name, views, noise as a fraction of the size, missing radius / size), as benchmarks/reconstruct.py simulates
 PARTIAL = (("1 view", 1, 0.002, 0.0), ("3 views, noise 1%", 3, 0.01, 0.0), ("6 views, part missing", 6, 0.002, 0.2))
+#: the shipped example scan (README's main job; the sides study): a clean, dense scan of a chair with thin slats
+EXAMPLE_SCAN_PATH = ROOT / "examples" / "chair_scan.ply"
 TRIMS = (0.01, 0.015, 0.02, 0.03, 0.05)  # the trim study's distances (fractions of the unit box)
 
 
@@ -114,13 +123,22 @@ def _variants_gate(name: str) -> list[dict]:
     return [{"refine_denoise_noise": g} for g in (0.0, 0.003, 0.004, 0.005, 0.006)] + [{"refine_denoise": 0.0}]
 
 
+def _variants_sides(name: str) -> list[dict]:
+    """The smoothing over all neighbours within its radius, or only over those on the point's side of the predicted
+    surface (`eval.refine_denoise_sides`), the other settings the shipped model's, and the sided smoothing at a
+    larger radius (sides keep the walls of thin parts apart, which a larger radius would otherwise merge)."""
+    return [{"refine_denoise_sides": False}, {"refine_denoise_sides": True},
+            {"refine_denoise_sides": True, "refine_denoise": 0.045, "refine_denoise_k": 80}]
+
+
 def _variants_trim(name: str) -> list[dict]:
     """The shipped settings, watertight and trimmed at each of TRIMS (`Reconstructor.reconstruct(trim=...)`)."""
     return [{"trim": None}] + [{"trim": d} for d in TRIMS]
 
 
 STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch,
-           "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim, "gate": _variants_gate}
+           "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim, "gate": _variants_gate,
+           "sides": _variants_sides}
 
 
 def _label(variant: dict) -> str:
@@ -128,6 +146,8 @@ def _label(variant: dict) -> str:
         return "watertight"
 
     def fmt(v):
+        if isinstance(v, bool):
+            return "on" if v else "off"
         return "/".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
 
     return ", ".join(v if isinstance(v, str) else f"{k.removeprefix('refine_')} {fmt(v)}" for k, v in variant.items())
@@ -208,6 +228,20 @@ def case_f1(mesh, case: dict) -> float:
     return float(mesh_metrics(mesh, case["gt_points"], case["gt_normals"], seed=0)["fscore@0.01"])
 
 
+def example_fit(mesh, points: np.ndarray) -> dict:
+    """How well a reconstruction keeps a scan without ground truth (the shipped example): {'points_far': the
+    fraction of the scan's points (N, 3) farther than 1% of its size from the mesh (200k surface samples, seed 0),
+    'box_miss': the largest gap between the mesh's and the scan's bounding boxes, per side, / that size}."""
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    size = float((points.max(0) - points.min(0)).max())
+    surface = np.asarray(trimesh.sample.sample_surface(mesh, 200_000, seed=0)[0])
+    far = float(np.mean(cKDTree(surface).query(points)[0] > 0.01 * size))
+    gap = np.abs(np.r_[mesh.bounds[0] - points.min(0), mesh.bounds[1] - points.max(0)]).max()
+    return {"points_far": far, "box_miss": float(gap / size)}
+
+
 def sdf_solid(family: str, seed: int):
     """The marching-cubes mesh (vertices, faces) of the solid of SDF family `family` drawn with `seed` (the first
     non-empty draw), at 128 cells along its largest side, as tools/build_dataset.py meshes them."""
@@ -259,9 +293,15 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
     cases, skipped = validation_cases(Path(args.sdf_data), dense=args.study != "labels",
-                                      partial=args.study in ("trim", "gate"), solids=args.study == "gate")
+                                      partial=args.study in ("trim", "gate", "sides"),
+                                      solids=args.study in ("gate", "sides"))
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
+    example = None
+    if args.study == "sides":
+        from hnf3d.io import load_point_cloud
+
+        example = load_point_cloud(EXAMPLE_SCAN_PATH).points.astype(np.float64)
     rows = [{"variant": "one pass", "fscore@0.01": [case_f1(rec.reconstruct(c["input"]), c) for c in cases]}]
     # the trim study trims one refined mesh per case at each distance (what reconstruct(trim=d) does, without
     # refining the same shape once per distance)
@@ -280,7 +320,10 @@ def main(argv=None) -> int:
             scores = [case_f1(rec.reconstruct(c["input"], refine_steps=args.steps), c) for c in cases]
         rows.append({"variant": _label(variant), **variant, "fscore@0.01": scores,
                      "seconds": time.perf_counter() - t0})
-        print(f"  {rows[-1]['variant']}: mean F@1% {np.mean(scores):.3f}", flush=True)
+        if example is not None:  # the thin parts of the shipped example scan, which the smoothing thinned
+            rows[-1]["example_scan"] = example_fit(rec.reconstruct(example, refine_steps=args.steps), example)
+        print(f"  {rows[-1]['variant']}: mean F@1% {np.mean(scores):.3f}"
+              + (f"; example scan: {rows[-1]['example_scan']}" if "example_scan" in rows[-1] else ""), flush=True)
     for row in rows:
         row["mean"] = float(np.mean(row["fscore@0.01"]))
     best = max(rows[1:], key=lambda r: r["mean"])

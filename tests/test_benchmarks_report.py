@@ -153,6 +153,22 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
         safe = [r for r in rows if min(np.subtract(r["fscore@0.01"], base)) >= -0.02]
         chosen = max(safe, key=lambda r: r["mean"])
         assert [getattr(ev, k) for k in keys] == [chosen[k] for k in keys], study
+    # the sides study: the best mean among the variants that lose no group of cases more than MAX_GROUP_LOSS of its
+    # mean (benchmarks/scan_training.py's rule), and the shipped example scan keeps its thin parts with it
+    from benchmarks.scan_training import MAX_GROUP_LOSS, group_of
+
+    doc = json.loads((report.RESULTS / "refine-settings-local-sides.json").read_text())
+    groups = np.array([group_of(c) for c in doc["cases"]])
+    rows = doc["variants"][1:]
+
+    def means(r):
+        return {g: np.mean(np.array(r["fscore@0.01"])[groups == g]) for g in set(groups)}
+
+    safe = [r for r in rows if all(means(r)[g] >= means(rows[0])[g] - MAX_GROUP_LOSS for g in set(groups))]
+    chosen = max(safe, key=lambda r: r["mean"])
+    for key in (k for k in chosen if k.startswith("refine_")):  # the variant's settings, the others the study's base
+        assert getattr(ev, key) == chosen[key], key
+    assert chosen["example_scan"]["points_far"] < 0.5 * rows[0]["example_scan"]["points_far"]
     # the batch study trades quality for speed: the fewest queries per step within 0.005 of the best mean F@1%
     rows = json.loads((report.RESULTS / "refine-settings-local-batch.json").read_text())["variants"][1:]
     top = max(r["mean"] for r in rows)

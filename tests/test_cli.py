@@ -142,6 +142,8 @@ BAD = [
     ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--threshold", "1.5"], "--threshold"),
     ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-sigmas", "0.02", "0"],
      "--refine-sigmas"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-denoise-sides", "yes"],
+     "--refine-denoise-sides"),
     ("trajectory", ["--checkpoint", "DIR", "--out", "OUT.json"], "--checkpoint"),
     ("reconstruct", ["--pc", "DIR", "--out", "OUT.ply"], "is a directory"),
     ("fit_shapes", ["--data", "MESHES", "--out", "PC/f.safetensors"], "--out"),  # its folder is a file

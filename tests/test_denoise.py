@@ -70,3 +70,47 @@ def test_the_noise_estimate_gates_the_smoothing():
     gated = jet_project(noisy, radius=0.15, min_noise=0.01)
     ungated = jet_project(noisy, radius=0.15)
     assert gated[1] == 8000 and np.array_equal(gated[0], ungated[0])
+
+
+def test_outward_directions_keep_the_walls_of_a_thin_part_apart():
+    """Two clean walls 0.02 apart within one radius (the slats of a chair's back): every fit runs between them and
+    merges them; with each point's direction out of the part (+z on the top wall, -z on the bottom one) the walls
+    are fitted apart and stay where they are. Directions that all agree change nothing."""
+    rng = np.random.default_rng(2)
+    n = 20_000
+    xy = rng.uniform(-0.5, 0.5, (n, 2))
+    top = np.arange(n) % 2 == 1
+    slab = np.c_[xy, np.where(top, 0.01, -0.01)]
+    inner = (np.abs(xy) < 0.4).all(1)
+    merged, _, _ = jet_project(slab, radius=0.03)
+    assert np.abs(merged[inner, 2]).mean() < 0.003  # both walls pulled onto the mid-plane
+    outward = np.zeros((n, 3))
+    outward[:, 2] = np.where(top, 1.0, -1.0)
+    kept, moved, noise = jet_project(slab, radius=0.03, outward=outward)
+    assert moved > 0.95 * n and noise < 1e-6
+    assert np.abs(np.abs(kept[inner, 2]) - 0.01).max() < 1e-4
+    same = np.tile([0.0, 0.0, 1.0], (n, 1))
+    assert np.array_equal(jet_project(slab, radius=0.03, outward=same)[0], merged)
+    zero = np.zeros((n, 3))  # no direction known: every neighbour counts
+    assert np.array_equal(jet_project(slab, radius=0.03, outward=zero)[0], merged)
+    with pytest.raises(ValueError, match="outward"):
+        jet_fit(slab, radius=0.03, outward=outward[:10])
+
+
+def test_directions_that_split_the_noise_do_not_split_the_wall():
+    """One noisy wall whose directions say 'up' above it and 'down' below it (a prediction of a part thinner than
+    the noise): fitting each half on its own would pull the halves apart. Both fits explain the points about
+    equally, so the points take the fit across both and the wall is smoothed as without directions."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    wall = np.c_[rng.uniform(-0.5, 0.5, (n, 2)), rng.normal(0.0, 0.004, n)]
+    inner = (np.abs(wall[:, :2]) < 0.4).all(1)
+    outward = np.zeros((n, 3))
+    outward[:, 2] = np.sign(wall[:, 2])
+    plain, _, _ = jet_project(wall, radius=0.03)
+    split, moved, _ = jet_project(wall, radius=0.03, outward=outward)
+    assert moved > 0.95 * n
+    assert np.abs(split[inner, 2]).mean() < 0.3 * np.abs(wall[inner, 2]).mean()
+    assert np.abs(split[inner, 2]).mean() < 1.2 * np.abs(plain[inner, 2]).mean()
+    first = jet_fit(wall, radius=0.03, outward=outward)[0]  # most points take the fit across both sides
+    assert np.mean(np.all(first == jet_fit(wall, radius=0.03)[0], axis=1)) > 0.8

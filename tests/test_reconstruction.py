@@ -1,4 +1,6 @@
 """hnf3d.Reconstructor with the shipped default models: units, determinism, cleaning, refinement, exported weights."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import trimesh
@@ -247,6 +249,21 @@ def test_a_dense_scan_is_smoothed_before_refinement_and_a_sparse_one_is_not():
     noisy = local.reconstruct(dense + rng.normal(0, 0.015, dense.shape), refine_steps=2, resolution=32)
     assert any(m.startswith("refinement smoothed") for m in noisy.metadata["hnf3d"]["messages"])
     ev.refine_denoise_noise = 0.0
+    # eval.refine_denoise_sides: the fits keep to the point's side of the predicted surface, so on the clean,
+    # dense example scan the two walls of its slats and legs are no longer fitted as one, and the fits' residuals
+    # (the noise estimate) drop to the scan's own noise
+    from hnf3d.io import load_point_cloud
+
+    ev.refine_denoise = 0.03
+    example = load_point_cloud(Path(__file__).resolve().parents[1] / "examples" / "chair_scan.ply").points
+    noise = {}
+    for sides in (False, True):
+        ev.refine_denoise_sides = sides
+        info = local.reconstruct(example, refine_steps=2, resolution=32).metadata["hnf3d"]
+        noise[sides] = float(next(m for m in info["messages"] if m.startswith("refinement smoothed"))
+                             .rsplit("estimated noise ", 1)[1].rstrip(")"))
+    assert noise[True] < 0.6 * noise[False], noise
+    ev.refine_denoise_sides = False
     ev.refine_confidence = 0.46
     with pytest.raises(ValueError, match="eval.refine_confidence"):
         local.reconstruct(sparse, refine_steps=1, resolution=32)

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-orient", choices=("tree", "field"), default=None,
                    help="how refinement orients a scan's normals, stored as eval.refine_orient (default: the "
                         "training config's)")
+    p.add_argument("--refine-denoise-sides", choices=("on", "off"), default=None,
+                   help="whether the smoothing's fits may keep to each point's side of the predicted surface, "
+                        "stored as eval.refine_denoise_sides (default: the training config's)")
     for key, (kind, what) in REFINE_FLAGS.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None,
                        help=f"{what}, stored as the shipped model's eval.{key} (default: the training config's)")
@@ -203,7 +206,9 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
            + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g} (at most "
               f"{cfg.eval.refine_denoise_k} neighbours"
               + (f"; only when its estimated noise is at least {cfg.eval.refine_denoise_noise:g}"
-                 if cfg.eval.refine_denoise_noise else "") + ")."
+                 if cfg.eval.refine_denoise_noise else "")
+              + ("; a fit keeps to the point's side of the predicted surface where that fits far better"
+                 if cfg.eval.refine_denoise_sides else "") + ")."
               if cfg.eval.refine_denoise else "no smoothing.")),
         "",
         "## Metrics on the synthetic test split",
@@ -286,7 +291,9 @@ def main(argv=None) -> int:
 
     tensors, meta = load_checkpoint(args.checkpoint)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
+    sides = None if args.refine_denoise_sides is None else args.refine_denoise_sides == "on"
     chosen = {"threshold": args.threshold, "refine_orient": args.refine_orient, "refine_sigmas": args.refine_sigmas,
+              "refine_denoise_sides": sides,
               **{key: getattr(args, key) for key in REFINE_FLAGS}}
     if any(v is not None for v in chosen.values()):
         from ..config import config_from_dict, config_to_dict

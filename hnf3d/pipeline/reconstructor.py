@@ -202,7 +202,7 @@ class Reconstructor:
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
                 lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0,
                 confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, denoise_k: int = 30,
-                denoise_noise: float = 0.0,
+                denoise_noise: float = 0.0, denoise_sides: bool = False,
                 batch: int = 8192, sigmas: tuple = (0.02, 0.005), messages: list | None = None):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
@@ -210,7 +210,9 @@ class Reconstructor:
         inside around the points, confidence: the winding-number margin below which labels are dropped
         (pseudo_labels). surface: the weight of the points-on-the-boundary term (refine_theta). denoise > 0: the
         radius within which the points are smoothed first, by fits to at most denoise_k neighbours
-        (hnf3d.pipeline.denoise; a message says so). batch: labelled queries per step, and a quarter as many scan
+        (hnf3d.pipeline.denoise; a message says so), only when the scan's estimated noise is at least
+        denoise_noise; denoise_sides: each fit only over the neighbours on the point's side of the predicted surface
+        (by the gradient of f(x; theta), the starting prediction). batch: labelled queries per step, and a quarter as many scan
         points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels)."""
         from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
@@ -222,7 +224,8 @@ class Reconstructor:
         p = unit[pick].astype(np.float32)
         if denoise:
             with timer.stage("denoise"):
-                p, moved, noise = jet_project(p, denoise, k=denoise_k, min_noise=denoise_noise)
+                outward = outward_directions(self.task_net, theta, p) if denoise_sides else None
+                p, moved, noise = jet_project(p, denoise, k=denoise_k, min_noise=denoise_noise, outward=outward)
             if messages is not None and moved:
                 messages.append(f"refinement smoothed {moved} of {len(p)} points (quadric fits within {denoise:g}; "
                                 f"estimated noise {noise:.2g})")
@@ -262,9 +265,10 @@ class Reconstructor:
                      for key in REFINE_LIMITS if key != "refine_lr"}  # lr: the caller's or the model's, below
             prior = terms.pop("prior")
             terms["sigmas"] = check_refine_sigmas(f"{self.source}: eval.refine_sigmas", ev.refine_sigmas)
+            terms["denoise_sides"] = bool(ev.refine_denoise_sides)
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior
                 theta = self.model.field.theta_0.to(theta)
-                orient, prior = "tree", 0.0
+                orient, prior, terms["denoise_sides"] = "tree", 0.0, False
             lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
             theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
                                          timer=timer, lr=lr, orient=orient, prior=prior, **terms,
