@@ -31,30 +31,17 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._harness import environment, format_table, write_json_atomic  # noqa: E402
-from benchmarks.refine_settings import CATEGORIES, case_f1, validation_cases  # noqa: E402
+from benchmarks.refine_settings import (MAX_GROUP_LOSS, admissible, case_f1, group_of,  # noqa: E402
+                                        validation_cases)
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_GROUP_LOSS = 0.02  # a candidate may not lose more than this on any group's mean (the studies' rule)
 SCORES = ("one_pass", "refined", "trimmed")
-
-
-def group_of(name: str) -> str:
-    """The group of a validation case from its name (validation_cases' naming)."""
-    if name.endswith("_dense"):
-        return "dense"
-    if ", " in name:
-        return "partial furniture" if name.split("_")[0] in CATEGORIES else "partial solids"
-    return "full"
 
 
 def pick(models: list[dict]) -> str:
     """The name of the model the rule picks (module docstring); models[0] is the shipped one."""
-    base = models[0]["groups"]
-
-    def admissible(m):
-        return all(m["groups"][g]["refined_mean"] >= base[g]["refined_mean"] - MAX_GROUP_LOSS for g in base)
-
-    ok = [m for m in models if admissible(m)]
+    base = {g: v["refined_mean"] for g, v in models[0]["groups"].items()}
+    ok = [m for m in models if admissible({g: v["refined_mean"] for g, v in m["groups"].items()}, base)]
     return max(ok, key=lambda m: m["overall"]["refined_mean"])["name"]
 
 

@@ -266,9 +266,10 @@ class EvalConfig:
     refine_denoise_noise: float = _field(0.0, help="The smoothing runs only on a scan whose estimated noise (the "
                                          "median RMS residual of its quadric fits, unit-box units) is at least this "
                                          "(0: always).")
-    refine_denoise_sides: bool = _field(False, help="The smoothing's fits use only the neighbours whose directions "
-                                        "out of the predicted shape (the field's occupancy gradient) agree with the "
-                                        "point's, so the two walls of a thin part are not fitted as one.")
+    refine_denoise_sides: bool = _field(False, help="A point of the smoothing is also fitted to the neighbours "
+                                        "whose directions out of the predicted shape (the field's occupancy "
+                                        "gradient) agree with its own, and takes that fit where it is far better, "
+                                        "so the two walls of a thin part are not fitted as one.")
     refine_sigmas: list[float] = _field(factory=lambda: [0.02, 0.005], max_len=8, help="Refinement's near-surface "
                                         "labelled queries: scan points displaced by Gaussian noise of these standard "
                                         "deviations (unit-box units), an equal share each.")

@@ -155,17 +155,14 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
         assert [getattr(ev, k) for k in keys] == [chosen[k] for k in keys], study
     # the sides study: the best mean among the variants that lose no group of cases more than MAX_GROUP_LOSS of its
     # mean (benchmarks/scan_training.py's rule), and the shipped example scan keeps its thin parts with it
-    from benchmarks.scan_training import MAX_GROUP_LOSS, group_of
+    from benchmarks.refine_settings import admissible, group_means
 
     doc = json.loads((report.RESULTS / "refine-settings-local-sides.json").read_text())
-    groups = np.array([group_of(c) for c in doc["cases"]])
     rows = doc["variants"][1:]
-
-    def means(r):
-        return {g: np.mean(np.array(r["fscore@0.01"])[groups == g]) for g in set(groups)}
-
-    safe = [r for r in rows if all(means(r)[g] >= means(rows[0])[g] - MAX_GROUP_LOSS for g in set(groups))]
-    chosen = max(safe, key=lambda r: r["mean"])
+    base = group_means(rows[0]["fscore@0.01"], doc["cases"])
+    chosen = max((r for r in rows if admissible(group_means(r["fscore@0.01"], doc["cases"]), base)),
+                 key=lambda r: r["mean"])
+    assert doc["best"]["mean"] == chosen["mean"]
     for key in (k for k in chosen if k.startswith("refine_")):  # the variant's settings, the others the study's base
         assert getattr(ev, key) == chosen[key], key
     assert chosen["example_scan"]["points_far"] < 0.5 * rows[0]["example_scan"]["points_far"]
@@ -178,7 +175,8 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
 def test_the_shipped_point_cloud_model_is_the_scan_training_choice():
     """benchmarks/scan_training.py picked the shipped local point-cloud model on the project's own validation
     shapes (never the real data) by its rule, and that rule holds on the JSON's own numbers."""
-    from benchmarks.scan_training import MAX_GROUP_LOSS, group_of, pick
+    from benchmarks.refine_settings import MAX_GROUP_LOSS, group_of
+    from benchmarks.scan_training import pick
     from hnf3d.pipeline.reconstructor import Reconstructor
 
     doc = json.loads((report.RESULTS / "scan-training.json").read_text())

@@ -66,7 +66,7 @@ def jet_fit(points, radius: float, k: int = 30, outward=None) -> tuple[np.ndarra
     if outward is not None:  # the one-sided fits, and both fits' residuals per degree of freedom
         side, side_ratio = p.copy(), np.full(len(p), np.nan)
         spread, side_spread = np.full(len(p), np.nan), np.full(len(p), np.nan)
-    for lo in range(0, len(p), CHUNK):  # bounded memory: (chunk, 2k, 6, 6) normal equations at a time
+    for lo in range(0, len(p), CHUNK):  # bounded memory: (chunk, k, 6, 6) normal equations at a time
         q = p[lo:lo + CHUNK]
         dist, idx = tree.query(q, k=min(2 * k if outward is not None else k, len(p)))
         moved[lo:lo + CHUNK], ratio[lo:lo + CHUNK] = _fit_within(p, q, dist[:, :k], idx[:, :k], radius)

@@ -211,9 +211,9 @@ class Reconstructor:
         (pseudo_labels). surface: the weight of the points-on-the-boundary term (refine_theta). denoise > 0: the
         radius within which the points are smoothed first, by fits to at most denoise_k neighbours
         (hnf3d.pipeline.denoise; a message says so), only when the scan's estimated noise is at least
-        denoise_noise; denoise_sides: each fit only over the neighbours on the point's side of the predicted surface
-        (by the gradient of f(x; theta), the starting prediction). batch: labelled queries per step, and a quarter as many scan
-        points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels)."""
+        denoise_noise; denoise_sides: a point may take a fit over only the neighbours on its side of the predicted
+        surface (by the gradient of f(x; theta), the starting prediction). batch: labelled queries per step, and a
+        quarter as many scan points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels)."""
         from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
         from .refine import outward_directions, pseudo_labels, refine_theta
