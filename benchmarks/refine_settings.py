@@ -2,7 +2,7 @@
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
     PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local
-        [--study labels|terms|batch|denoise|sigmas|gate|sides|trim] [--steps 300]
+        [--study labels|terms|batch|denoise|sigmas|gate|sides|snap|trim] [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -38,6 +38,10 @@ refine_steps=--steps)`), one study at a time (STUDIES):
   fraction of its points farther than 1% of its size from the mesh, and how far the boxes differ (`example_fit`).
   Rule (as benchmarks/scan_training.py's): the best mean among the variants that lose no group of cases (full,
   dense, partial furniture, partial solids) more than 0.02 of its mean against the first;
+- `snap`, on the shipped settings and the sides study's cases (and example scan, and rule): the refined mesh as
+  extracted, extracted from logits smoothed by a Gaussian (`eval.refine_smooth`; hnf3d.pipeline.extraction),
+  with its vertices moved onto quadric fits of the scan points within a radius, at most k points per fit
+  (`eval.refine_snap`, `eval.refine_snap_k`; hnf3d.pipeline.snap), and both;
 - `trim` (issue 14): the refined mesh watertight, and trimmed at each distance of TRIMS (`reconstruct(trim=d)`:
   the faces farther than d from every point dropped), on the validation shapes, the dense scans and simulated
   partial scans of the six procedural shapes (PARTIAL: one view, three noisy views, six views with a part
@@ -132,6 +136,16 @@ def _variants_sides(name: str) -> list[dict]:
             {"refine_denoise_sides": True, "refine_denoise": 0.045, "refine_denoise_k": 80}]
 
 
+def _variants_snap(name: str) -> list[dict]:
+    """The refined mesh as extracted, from logits smoothed by a Gaussian of one grid cell (`eval.refine_smooth`),
+    snapped onto the scan (`eval.refine_snap`, `eval.refine_snap_k`) and both, the other settings the shipped
+    model's."""
+    cell = 1.1 / 128  # a cell of the CLI's default extraction grid
+    return [{"refine_smooth": 0.0, "refine_snap": 0.0}, {"refine_smooth": cell, "refine_snap": 0.0},
+            {"refine_smooth": 0.0, "refine_snap": 0.05, "refine_snap_k": 30},
+            {"refine_smooth": cell, "refine_snap": 0.05, "refine_snap_k": 30}]
+
+
 def _variants_trim(name: str) -> list[dict]:
     """The shipped settings, watertight and trimmed at each of TRIMS (`Reconstructor.reconstruct(trim=...)`)."""
     return [{"trim": None}] + [{"trim": d} for d in TRIMS]
@@ -139,7 +153,8 @@ def _variants_trim(name: str) -> list[dict]:
 
 STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch,
            "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim, "gate": _variants_gate,
-           "sides": _variants_sides}
+           "sides": _variants_sides, "snap": _variants_snap}
+RULED = ("sides", "snap")  # the studies whose choice follows the group rule (`admissible`), with the example scan
 
 
 def _label(variant: dict) -> str:
@@ -316,12 +331,12 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     rec = Reconstructor.load(args.checkpoint, device="cpu")
     cases, skipped = validation_cases(Path(args.sdf_data), dense=args.study != "labels",
-                                      partial=args.study in ("trim", "gate", "sides"),
-                                      solids=args.study in ("gate", "sides"))
+                                      partial=args.study in ("trim", "gate", *RULED),
+                                      solids=args.study in ("gate", *RULED))
     print(f"{len(cases)} validation shapes" + (f"; skipped: {skipped}" if skipped else ""), flush=True)
 
     example = None
-    if args.study == "sides":
+    if args.study in RULED:
         from hnf3d.io import load_point_cloud
 
         example = load_point_cloud(EXAMPLE_SCAN_PATH).points.astype(np.float64)
@@ -350,7 +365,7 @@ def main(argv=None) -> int:
     for row in rows:
         row["mean"] = float(np.mean(row["fscore@0.01"]))
     candidates = rows[1:]
-    if args.study == "sides":  # the rule (module docstring), against the first variant
+    if args.study in RULED:  # the rule (module docstring), against the first variant
         base = group_means(rows[1]["fscore@0.01"], [c["name"] for c in cases])
         candidates = [r for r in rows[1:] if admissible(group_means(r["fscore@0.01"], [c["name"] for c in cases]),
                                                         base)]

@@ -270,6 +270,14 @@ class EvalConfig:
                                         "whose directions out of the predicted shape (the field's occupancy "
                                         "gradient) agree with its own, and takes that fit where it is far better, "
                                         "so the two walls of a thin part are not fitted as one.")
+    refine_smooth: float = _field(0.0, help="The refined mesh is extracted from the network's logits convolved "
+                                  "with a Gaussian of this standard deviation (unit-box units; parts it would "
+                                  "empty keep their values; hnf3d.pipeline.extraction; 0: none).")
+    refine_snap: float = _field(0.0, help="After refinement, the extracted mesh's vertices with scan points all "
+                                "around them move along their normals onto quadric fits of the points within this "
+                                "radius (unit-box units; hnf3d.pipeline.snap; 0: the mesh as extracted).")
+    refine_snap_k: int = _field(30, bounds=(12, 1000), help="The snap's quadric fits use at most this many nearest "
+                                "scan points within refine_snap.")
     refine_sigmas: list[float] = _field(factory=lambda: [0.02, 0.005], max_len=8, help="Refinement's near-surface "
                                         "labelled queries: scan points displaced by Gaussian noise of these standard "
                                         "deviations (unit-box units), an equal share each.")

@@ -157,15 +157,20 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
     # mean (benchmarks/scan_training.py's rule), and the shipped example scan keeps its thin parts with it
     from benchmarks.refine_settings import admissible, group_means
 
-    doc = json.loads((report.RESULTS / "refine-settings-local-sides.json").read_text())
-    rows = doc["variants"][1:]
-    base = group_means(rows[0]["fscore@0.01"], doc["cases"])
-    chosen = max((r for r in rows if admissible(group_means(r["fscore@0.01"], doc["cases"]), base)),
-                 key=lambda r: r["mean"])
-    assert doc["best"]["mean"] == chosen["mean"]
-    for key in (k for k in chosen if k.startswith("refine_")):  # the variant's settings, the others the study's base
-        assert getattr(ev, key) == chosen[key], key
-    assert chosen["example_scan"]["points_far"] < 0.5 * rows[0]["example_scan"]["points_far"]
+    # the snap study (smoothing the refined logits, snapping the mesh onto the scan), by the same rule
+    for study in ("sides", "snap"):
+        doc = json.loads((report.RESULTS / f"refine-settings-local-{study}.json").read_text())
+        rows = doc["variants"][1:]
+        base = group_means(rows[0]["fscore@0.01"], doc["cases"])
+        chosen = max((r for r in rows if admissible(group_means(r["fscore@0.01"], doc["cases"]), base)),
+                     key=lambda r: r["mean"])
+        assert doc["best"]["mean"] == chosen["mean"], study
+        for key in (k for k in chosen if k.startswith("refine_")):  # the variant's settings, the others the base's
+            assert getattr(ev, key) == chosen[key], (study, key)
+        if study == "sides":
+            assert chosen["example_scan"]["points_far"] < 0.5 * rows[0]["example_scan"]["points_far"]
+        else:  # the snap keeps the example scan's thin parts: its points stay on the mesh
+            assert chosen["example_scan"]["points_far"] < 0.1 and chosen["mean"] > rows[0]["mean"]
     # the batch study trades quality for speed: the fewest queries per step within 0.005 of the best mean F@1%
     rows = json.loads((report.RESULTS / "refine-settings-local-batch.json").read_text())["variants"][1:]
     top = max(r["mean"] for r in rows)

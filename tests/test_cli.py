@@ -144,6 +144,12 @@ BAD = [
      "--refine-sigmas"),
     ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-denoise-sides", "yes"],
      "--refine-denoise-sides"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-smooth", "0.5"],
+     "--refine-smooth"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-snap", "-0.05"],
+     "--refine-snap"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-snap-k", "4"],
+     "--refine-snap-k"),
     ("trajectory", ["--checkpoint", "DIR", "--out", "OUT.json"], "--checkpoint"),
     ("reconstruct", ["--pc", "DIR", "--out", "OUT.ply"], "is a directory"),
     ("fit_shapes", ["--data", "MESHES", "--out", "PC/f.safetensors"], "--out"),  # its folder is a file

@@ -142,3 +142,47 @@ def test_wrong_number_of_outputs_and_bad_arguments():
         extract_mesh(logits_of(sphere_sdf), box=-1)
     with pytest.raises(ValueError, match="over 1024"):
         extract_mesh(logits_of(sphere_sdf), resolution_0=64, upsampling_steps=5)
+    with pytest.raises(ValueError, match="smooth"):
+        extract_mesh(logits_of(sphere_sdf), smooth=-0.01)
+
+
+def _wrinkled_sphere(p):
+    """A sphere of radius 0.35 whose surface wrinkles by +-0.004 with a wavelength of about three grid cells (the
+    about three grid cells (the refined network's wrinkles), as logits."""
+    wrinkle = 0.004 * np.sin(2 * np.pi * p[:, 0] / 0.025) * np.sin(2 * np.pi * p[:, 1] / 0.025)
+    return SHARPNESS * (sphere_sdf(p) + wrinkle)
+
+
+def _plate(p):
+    """A square plate 0.3 wide and 0.012 thick (under two grid cells), as logits that saturate far more outside than
+    inside (as a refined network's do: about +20 and -45 on the real meshes)."""
+    sdf = np.minimum(np.minimum(0.006 - np.abs(p[:, 2]), 0.15 - np.abs(p[:, 0])), 0.15 - np.abs(p[:, 1]))
+    return np.clip(10 * SHARPNESS * sdf, -40.0, 10.0)
+
+
+def test_smoothing_irons_out_wrinkles():
+    """smooth = one grid cell: a wrinkled sphere's mesh gets close to the sphere, its area too; watertight."""
+    cell = 1.1 / 128
+    plain = extract_mesh(_wrinkled_sphere, resolution_0=32, upsampling_steps=2)
+    smooth = extract_mesh(_wrinkled_sphere, resolution_0=32, upsampling_steps=2, smooth=cell)
+    area = 4 * np.pi * 0.35 ** 2
+    assert plain.area > 1.05 * area and abs(smooth.area - area) < 0.01 * area
+    assert chamfer_to_analytic(smooth, sphere_sdf) < 0.6 * chamfer_to_analytic(plain, sphere_sdf)
+    assert smooth.is_watertight
+
+
+def test_smoothing_keeps_a_thin_part():
+    """A plate under two cells thick: the convolution alone empties it (no logit above 0 is left), so smooth_logits
+    keeps its values and the smoothed extraction still has the whole plate."""
+    from scipy.ndimage import gaussian_filter
+
+    from hnf3d.pipeline.extraction import smooth_logits
+
+    grid = _plate(grid_points(128, 1.1)).reshape((129,) * 3).astype(np.float32)
+    assert gaussian_filter(grid, 1.0, mode="nearest").max() < 0 < smooth_logits(grid, 1.0, 0.0).max()
+    cell = 1.1 / 128
+    kept = extract_mesh(_plate, resolution_0=32, upsampling_steps=2, smooth=cell)
+    assert kept.is_watertight
+    # its surface lies between its own values and the smoothed ones around it: within a fraction of a cell
+    np.testing.assert_allclose(kept.bounds, extract_mesh(_plate, resolution_0=32, upsampling_steps=2).bounds,
+                               atol=0.25 * cell)

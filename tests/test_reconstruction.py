@@ -201,7 +201,7 @@ def test_the_local_prediction_orients_thin_parts_the_tree_cannot():
 
 
 @pytest.mark.parametrize("key", ["refine_prior", "refine_shell", "refine_confidence", "refine_surface",
-                                 "refine_denoise"])
+                                 "refine_denoise", "refine_smooth", "refine_snap"])
 def test_a_negative_refine_setting_in_a_model_config_is_named(chair_points, key):
     local = Reconstructor.load("local", device="cpu")
     setattr(local.config.eval, key, -1.0)
@@ -267,3 +267,24 @@ def test_a_dense_scan_is_smoothed_before_refinement_and_a_sparse_one_is_not():
     ev.refine_confidence = 0.46
     with pytest.raises(ValueError, match="eval.refine_confidence"):
         local.reconstruct(sparse, refine_steps=1, resolution=32)
+
+
+def test_the_refined_mesh_is_smoothed_and_snapped_onto_the_scan(chair_points):
+    """eval.refine_smooth and eval.refine_snap apply to the refined mesh only: a watertight mesh, the snap's own
+    stage time and a message counting the vertices moved; without refinement neither runs (the field's
+    prediction is extracted as is), and predict_weights returns the refined network, which they do not change."""
+    local = Reconstructor.load("local", device="cpu")
+    ev = local.config.eval
+    ev.refine_smooth, ev.refine_snap, ev.refine_snap_k = 1.1 / 64, 0.05, 30
+    mesh = local.reconstruct(chair_points, refine_steps=2, resolution=64)
+    info = mesh.metadata["hnf3d"]
+    assert mesh.is_watertight and "snap" in info["timings"]
+    assert any(m.startswith("moved ") and "mesh vertices onto the scan" in m for m in info["messages"]), info
+    one_pass = local.reconstruct(chair_points, resolution=64)
+    assert "snap" not in one_pass.metadata["hnf3d"]["timings"]
+    ev.refine_smooth, ev.refine_snap = 0.0, 0.0
+    plain = local.reconstruct(chair_points, refine_steps=2, resolution=64)
+    assert "snap" not in plain.metadata["hnf3d"]["timings"]
+    assert not np.array_equal(np.asarray(plain.vertices)[:10], np.asarray(mesh.vertices)[:10])
+    np.testing.assert_array_equal(np.asarray(one_pass.faces), np.asarray(local.reconstruct(chair_points,
+                                                                                         resolution=64).faces))

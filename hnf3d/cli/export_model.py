@@ -66,7 +66,11 @@ REFINE_FLAGS = {"refine_lr": (float, "learning rate of test-time refinement"),
                 "refine_denoise": (float, "radius of refinement's smoothing of the scan (0: none)"),
                 "refine_denoise_k": (int, "most neighbours of each quadric fit of the smoothing"),
                 "refine_denoise_noise": (float, "estimated scan noise below which the smoothing is skipped "
-                                                "(0: always smooth)")}
+                                                "(0: always smooth)"),
+                "refine_smooth": (float, "standard deviation of the Gaussian the refined logits are smoothed with "
+                                         "before extraction (0: none)"),
+                "refine_snap": (float, "radius within which the refined mesh's vertices move onto the scan (0: none)"),
+                "refine_snap_k": (int, "most scan points of each quadric fit of the snap")}
 
 
 def _split_counts(root: str, split: str) -> tuple[int, int]:
@@ -157,6 +161,34 @@ def _starting_weights(path) -> dict | None:
     return {"step": meta.get("step"), "minutes": float(extra.get("seconds") or float("nan")) / 60}
 
 
+def evaluation_settings(cfg) -> str:
+    """The model card's sentence on a model's `eval` settings: threshold and test-time refinement."""
+    ev = cfg.eval
+    if cfg.data.input_type == "image":
+        return f"surface at occupancy {ev.threshold}; no test-time refinement (an image has no points to fit)."
+    orient = "the prediction (field)" if ev.refine_orient == "field" else "a spanning tree"
+    smoothing = "no smoothing."
+    if ev.refine_denoise:
+        smoothing = (f"the scan first smoothed by quadric fits within {ev.refine_denoise:g} (at most "
+                     f"{ev.refine_denoise_k} neighbours"
+                     + (f"; only when its estimated noise is at least {ev.refine_denoise_noise:g}"
+                        if ev.refine_denoise_noise else "")
+                     + ("; a fit keeps to the point's side of the predicted surface where that fits far better"
+                        if ev.refine_denoise_sides else "") + ").")
+    return (f"surface at occupancy {ev.threshold}; test-time refinement with Adam lr {ev.refine_lr}, normals "
+            f"oriented by {orient}, pull towards the prediction {ev.refine_prior:g}, shell around the points "
+            f"labelled inside {ev.refine_shell:g}, "
+            + (f"winding-number labels within {ev.refine_confidence:g} of 1/2 dropped, "
+               if ev.refine_confidence else "")
+            + f"surface term {ev.refine_surface:g}, {ev.refine_batch} queries per step, near-surface queries "
+            f"spread by {', '.join(f'{x:g}' for x in ev.refine_sigmas)}, {smoothing}"
+            + (f" The refined logits are smoothed by a Gaussian of {ev.refine_smooth:g} before extraction."
+               if ev.refine_smooth else "")
+            + (f" After extraction the mesh's vertices with scan points all around move onto quadric fits of "
+               f"the points within {ev.refine_snap:g} (at most {ev.refine_snap_k} points)."
+               if ev.refine_snap else ""))
+
+
 def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, data: str) -> str:
     extra = meta["extra"]
     t = cfg.training
@@ -193,23 +225,7 @@ def _card(name: str, cfg, meta: dict, metrics: dict, size_mb: float, ckpt: str, 
            if start is not None else "."),
         f"- **Compute**: {compute} on a 2-core CPU "
         f"({platform.processor() or platform.machine()}, torch CPU build), no GPU.",
-        f"- **Evaluation settings** (its `eval` config): surface at occupancy {cfg.eval.threshold}"
-        + ("; no test-time refinement (an image has no points to fit)." if cfg.data.input_type == "image" else
-           f"; test-time refinement with Adam lr {cfg.eval.refine_lr}, normals oriented by "
-           f"{'the prediction (field)' if cfg.eval.refine_orient == 'field' else 'a spanning tree'}, pull "
-           f"towards the prediction {cfg.eval.refine_prior:g}, shell around the points labelled inside "
-           f"{cfg.eval.refine_shell:g}, "
-           + (f"winding-number labels within {cfg.eval.refine_confidence:g} of 1/2 dropped, "
-              if cfg.eval.refine_confidence else "")
-           + f"surface term {cfg.eval.refine_surface:g}, {cfg.eval.refine_batch} queries per step, near-surface "
-           f"queries spread by {', '.join(f'{x:g}' for x in cfg.eval.refine_sigmas)}, "
-           + (f"the scan first smoothed by quadric fits within {cfg.eval.refine_denoise:g} (at most "
-              f"{cfg.eval.refine_denoise_k} neighbours"
-              + (f"; only when its estimated noise is at least {cfg.eval.refine_denoise_noise:g}"
-                 if cfg.eval.refine_denoise_noise else "")
-              + ("; a fit keeps to the point's side of the predicted surface where that fits far better"
-                 if cfg.eval.refine_denoise_sides else "") + ")."
-              if cfg.eval.refine_denoise else "no smoothing.")),
+        f"- **Evaluation settings** (its `eval` config): {evaluation_settings(cfg)}",
         "",
         "## Metrics on the synthetic test split",
         "",

@@ -12,6 +12,14 @@ Hierarchical mode (the default), as in Occupancy Networks (docs/protocol.md, "Me
 Interpolated values of unmarked cells all have the sign of their coarse corners, so they never create surface.
 Where the surface is resolved at the coarse level, the result equals the dense grid's mesh.
 
+Optional smoothing (`smooth` > 0, `smooth_logits`): the final grid of logits is convolved with a Gaussian of that
+standard deviation before marching cubes. A refined task network fits noisy labels and its surface wrinkles at the
+scale of a grid cell or two (its area on the real meshes of benchmarks/reconstruct.py is well above the truth's);
+the convolution irons that out. It would also
+erase a part thinner than a few standard deviations (a chair's slat), so a part the convolution empties entirely
+(a connected region inside before and outside after, reaching more than KEEP_THIN standard deviations from what
+stays inside) keeps its unsmoothed values.
+
 The final grid is padded with one layer of a very negative logit, so marching cubes always closes the surface:
 the mesh is watertight even when the shape touches the box. Vertices are mapped back to box coordinates and
 faces oriented outwards (positive volume).
@@ -27,7 +35,11 @@ import numpy as np
 
 from .._checks import check_choice, check_float, check_int
 
-__all__ = ["ExtractionStats", "extract_mesh", "grid_points", "probability_to_logit"]
+__all__ = ["ExtractionStats", "extract_mesh", "grid_points", "probability_to_logit", "smooth_logits"]
+
+#: smoothing keeps the unsmoothed values of a part it empties that reaches farther than this many standard
+#: deviations from the smoothed inside (a thin part, not a wrinkle; `smooth_logits`)
+KEEP_THIN = 2.5
 
 _PAD_LOGIT = -1.0e6  # "certainly outside": closes the surface at the grid's border
 
@@ -141,6 +153,23 @@ def _cell_corners_mask(cells: np.ndarray) -> np.ndarray:
     return mask
 
 
+def smooth_logits(values: np.ndarray, sigma: float, level: float) -> np.ndarray:
+    """The grid of logits `values` (X, Y, Z) convolved with a Gaussian of `sigma` grid cells, except in the parts
+    that the convolution empties: a connected region above `level` before and not after, reaching farther than
+    KEEP_THIN * sigma cells from the smoothed region above it (module docstring). float32, the shape of values."""
+    from scipy.ndimage import distance_transform_edt, gaussian_filter, label
+
+    values = np.asarray(values, dtype=np.float32)
+    out = gaussian_filter(values, sigma, mode="nearest")
+    emptied = (values > level) & (out <= level)
+    if emptied.any():
+        regions, _ = label(emptied)
+        far = emptied & (distance_transform_edt(out <= level) > KEEP_THIN * sigma)
+        thin = np.isin(regions, np.unique(regions[far]))
+        out[thin] = values[thin]
+    return out
+
+
 def _check_args(resolution_0, upsampling_steps, threshold, box, batch_points, mode):
     check_choice("mode", mode, ("hierarchical", "dense"))
     resolution_0 = check_int("resolution_0", resolution_0, min_value=1)
@@ -155,7 +184,7 @@ def _check_args(resolution_0, upsampling_steps, threshold, box, batch_points, mo
 
 def extract_mesh(occupancy_fn: Callable, *, resolution_0: int = 32, upsampling_steps: int = 2,
                  threshold: float = 0.5, box: float = 1.1, batch_points: int = 100_000,
-                 mode: str = "hierarchical"):
+                 mode: str = "hierarchical", smooth: float = 0.0):
     """Watertight mesh of the region {p : sigmoid(occupancy_fn(p)) >= threshold} inside [-box/2, box/2]^3.
 
     occupancy_fn: callable taking float32 points of shape (N, 3) (a numpy array, N <= batch_points) and returning
@@ -164,6 +193,8 @@ def extract_mesh(occupancy_fn: Callable, *, resolution_0: int = 32, upsampling_s
     threshold: occupancy probability in (0, 1) at which the surface lies (ONet evaluates at 0.2, trains at 0.5).
     box: side of the cube, centred at the origin (ONet: 1.1, the unit box plus 5% padding per side).
     mode: 'hierarchical' (evaluate near the surface only) or 'dense' (every point of the final grid).
+    smooth >= 0: the standard deviation, in box coordinates, of the Gaussian the final grid of logits is
+    convolved with before marching cubes (`smooth_logits`; 0: none).
     Returns a `trimesh.Trimesh` (float64 vertices in box coordinates, faces oriented outwards; empty when nothing
     is inside) with `mesh.metadata["extraction"]` = `ExtractionStats` as a dict.
     """
@@ -171,6 +202,7 @@ def extract_mesh(occupancy_fn: Callable, *, resolution_0: int = 32, upsampling_s
     from skimage.measure import marching_cubes
 
     level = _check_args(resolution_0, upsampling_steps, threshold, box, batch_points, mode)
+    smooth = check_float("smooth", smooth, min_value=0.0)
     evaluate = _Evaluator(occupancy_fn, batch_points)
     res = int(resolution_0) * 2 ** int(upsampling_steps)
 
@@ -194,6 +226,8 @@ def extract_mesh(occupancy_fn: Callable, *, resolution_0: int = 32, upsampling_s
             known = was_known | todo
 
     t0 = time.perf_counter()
+    if smooth:
+        values = smooth_logits(values, smooth / (box / res), level)
     padded = np.pad(values, 1, mode="constant", constant_values=_PAD_LOGIT)
     if values.max() < level:  # nothing inside: marching cubes has no surface to find
         verts, faces = np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)

@@ -24,8 +24,9 @@ ACROSS_SCALE = 0.25  # field orientation: neighbours whose edge runs across the 
 ACROSS_WEIGHT = 1.0  # measured on the real meshes of ../shared/data/real: 0.5 to 2 all orient 99.5% right
 
 
-def _as_points(points, name: str = "points") -> np.ndarray:
-    p = np.asarray(points.detach().cpu().numpy() if hasattr(points, "detach") else points, dtype=np.float32)
+def _as_points(points, name: str = "points", dtype=np.float32) -> np.ndarray:
+    """`points` (a tensor or array-like) as a contiguous (N, 3) array of `dtype`; ValueError naming `name`."""
+    p = np.asarray(points.detach().cpu().numpy() if hasattr(points, "detach") else points, dtype=dtype)
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"{name}: expected shape (N, 3), got {p.shape}")
     return np.ascontiguousarray(p)

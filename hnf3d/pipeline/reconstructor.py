@@ -54,8 +54,13 @@ REFINE_LIMITS = {"refine_lr": {"min_value": 0.0, "max_value": 1.0, "open_interva
                  "refine_prior": {"min_value": 0.0}, "refine_shell": {"min_value": 0.0},
                  "refine_confidence": {"min_value": 0.0, "max_value": 0.45}, "refine_surface": {"min_value": 0.0},
                  "refine_denoise": {"min_value": 0.0}, "refine_batch": {"min_value": 1},
-                 "refine_denoise_k": {"min_value": MIN_NEIGHBOURS}, "refine_denoise_noise": {"min_value": 0.0}}
-INTEGER_SETTINGS = ("refine_batch", "refine_denoise_k")
+                 "refine_denoise_k": {"min_value": MIN_NEIGHBOURS}, "refine_denoise_noise": {"min_value": 0.0},
+                 "refine_snap": {"min_value": 0.0}, "refine_snap_k": {"min_value": MIN_NEIGHBOURS},
+                 "refine_smooth": {"min_value": 0.0, "max_value": 0.1}}
+INTEGER_SETTINGS = ("refine_batch", "refine_denoise_k", "refine_snap_k")
+#: settings of the refined mesh's extraction (hnf3d.pipeline.extraction's smoothing, hnf3d.pipeline.snap), not of
+#: the optimisation
+EXTRACTION_SETTINGS = ("refine_smooth", "refine_snap", "refine_snap_k")
 
 
 def check_refine_sigmas(name: str, value) -> tuple[float, ...]:
@@ -213,7 +218,9 @@ class Reconstructor:
         (hnf3d.pipeline.denoise; a message says so), only when the scan's estimated noise is at least
         denoise_noise; denoise_sides: a point may take a fit over only the neighbours on its side of the predicted
         surface (by the gradient of f(x; theta), the starting prediction). batch: labelled queries per step, and a
-        quarter as many scan points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels)."""
+        quarter as many scan points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels).
+        Returns (theta, the losses, the scan points the labels came from (M, 3) float32, their normals (M, 3)
+        float32), the points and normals for hnf3d.pipeline.snap."""
         from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
         from .refine import outward_directions, pseudo_labels, refine_theta
@@ -248,7 +255,26 @@ class Reconstructor:
             theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior,
                                          surface=surface, points=torch.from_numpy(p), batch=batch,
                                          surface_batch=max(1, batch // 4))
-        return theta, losses
+        return theta, losses, p, n
+
+    def _snap(self, mesh, points: np.ndarray, normals: np.ndarray, *, timer: _Timer, messages: list):
+        """The refined `mesh` (normalised frame) with its vertices moved onto the scan `points` (M, 3) (normals
+        (M, 3)) within the model's eval.refine_snap (hnf3d.pipeline.snap; 0: the mesh as extracted); a message
+        counts the vertices moved."""
+        from .snap import snap_to_points
+
+        radius, k = (check_refine_setting(f"{self.source}: eval.{key}", key, getattr(self.config.eval, key))
+                     for key in ("refine_snap", "refine_snap_k"))
+        if not radius or not len(mesh.vertices):
+            return mesh
+        with timer.stage("snap"):
+            vertices, moved = snap_to_points(mesh.vertices, mesh.vertex_normals, points, normals, radius, k)
+            snapped = type(mesh)(vertices, mesh.faces, process=False)
+            snapped.metadata.update(mesh.metadata)
+        if moved:
+            messages.append(f"moved {moved} of {len(vertices)} mesh vertices onto the scan (quadric fits within "
+                            f"{radius:g})")
+        return snapped
 
     def _theta_for_points(self, points, normals, *, refine_steps: int, seed: int, normalize: str, timer: _Timer,
                           max_points: int, refine_lr: Optional[float] = None, refine_init: str = "prediction"):
@@ -256,13 +282,14 @@ class Reconstructor:
                                                  max_points=max_points)
         with timer.stage("encode"):
             theta = self._encode(unit, seed)
-        losses = []
+        losses, support = [], None
         if refine_steps:
             ev = self.config.eval
             orient = ev.refine_orient
             terms = {key.removeprefix("refine_"): check_refine_setting(f"{self.source}: eval.{key}", key,
                                                                         getattr(ev, key))
-                     for key in REFINE_LIMITS if key != "refine_lr"}  # lr: the caller's or the model's, below
+                     for key in REFINE_LIMITS if key != "refine_lr" and key not in EXTRACTION_SETTINGS}
+            # (lr: the caller's or the model's, below; the snap comes after extraction, in reconstruct)
             prior = terms.pop("prior")
             terms["sigmas"] = check_refine_sigmas(f"{self.source}: eval.refine_sigmas", ev.refine_sigmas)
             terms["denoise_sides"] = bool(ev.refine_denoise_sides)
@@ -270,10 +297,10 @@ class Reconstructor:
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior, terms["denoise_sides"] = "tree", 0.0, False
             lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
-            theta, losses = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed, box=box,
-                                         timer=timer, lr=lr, orient=orient, prior=prior, **terms,
-                                         messages=cleaned.messages)
-        return theta, cleaned, norm, box, losses
+            theta, losses, *support = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed,
+                                                   box=box, timer=timer, lr=lr, orient=orient, prior=prior, **terms,
+                                                   messages=cleaned.messages)
+        return theta, cleaned, norm, box, losses, support
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,
                     threshold: Optional[float] = None, seed: int = 0, normalize: str = "bbox",
@@ -306,9 +333,13 @@ class Reconstructor:
                               refine_lr=refine_lr, refine_init=refine_init)
         if trim is not None:
             trim = check_float("trim", trim, min_value=0.0, open_interval=True)
-        theta, cleaned, norm, box, losses = self._theta_for_points(points, normals, timer=timer, **opts)
+        theta, cleaned, norm, box, losses, support = self._theta_for_points(points, normals, timer=timer, **opts)
         thr = self._threshold(threshold, refined=opts["refine_steps"] > 0)
-        mesh = self._extract(theta, res0, steps, thr, box, timer)
+        smooth = 0.0 if support is None else check_refine_setting(f"{self.source}: eval.refine_smooth",
+                                                                  "refine_smooth", self.config.eval.refine_smooth)
+        mesh = self._extract(theta, res0, steps, thr, box, timer, smooth=smooth)
+        if support is not None:
+            mesh = self._snap(mesh, *support, timer=timer, messages=cleaned.messages)
         if trim is not None:
             from .trim import trim_unsupported
 
@@ -350,7 +381,7 @@ class Reconstructor:
         else:
             if points is None:
                 raise ValueError("points: give points (N, 3) or image")
-            theta, _, norm, _, _ = self._theta_for_points(points, normals, timer=timer, **opts)
+            theta, _, norm, *_ = self._theta_for_points(points, normals, timer=timer, **opts)
             loc, scale = norm.loc, norm.scale
         return OccupancyNetwork(weights=theta.detach().float().cpu().numpy(),
                                 layout=self.task_net.param_layout().to_dict(),
@@ -389,7 +420,8 @@ class Reconstructor:
         return float(threshold)
 
     @torch.no_grad()
-    def _extract(self, theta: torch.Tensor, res0: int, steps: int, threshold: float, box: float, timer: _Timer):
+    def _extract(self, theta: torch.Tensor, res0: int, steps: int, threshold: float, box: float, timer: _Timer,
+                 smooth: float = 0.0):
         from .extraction import extract_mesh
 
         theta = theta.detach().float()
@@ -398,5 +430,6 @@ class Reconstructor:
             return self.task_net(torch.from_numpy(p).to(self.device)[None], theta)[0]
 
         with timer.stage("extract"):
-            mesh = extract_mesh(logits, resolution_0=res0, upsampling_steps=steps, threshold=threshold, box=box)
+            mesh = extract_mesh(logits, resolution_0=res0, upsampling_steps=steps, threshold=threshold, box=box,
+                                smooth=smooth)
         return mesh
