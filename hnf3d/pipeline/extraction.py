@@ -15,10 +15,9 @@ Where the surface is resolved at the coarse level, the result equals the dense g
 Optional smoothing (`smooth` > 0, `smooth_logits`): the final grid of logits is convolved with a Gaussian of that
 standard deviation before marching cubes. A refined task network fits noisy labels and its surface wrinkles at the
 scale of a grid cell or two (its area on the real meshes of benchmarks/reconstruct.py is well above the truth's);
-the convolution irons that out. It would also
-erase a part thinner than a few standard deviations (a chair's slat), so a part the convolution empties entirely
-(a connected region inside before and outside after, reaching more than KEEP_THIN standard deviations from what
-stays inside) keeps its unsmoothed values.
+the convolution irons that out. It would also erase a part thinner than a few standard deviations (a chair's
+slat), so a part the convolution empties (a connected region inside before and outside after, reaching more than
+KEEP_THIN standard deviations from what stays inside) keeps its unsmoothed values.
 
 The final grid is padded with one layer of a very negative logit, so marching cubes always closes the surface:
 the mesh is watertight even when the shape touches the box. Vertices are mapped back to box coordinates and

@@ -218,9 +218,9 @@ class Reconstructor:
         (hnf3d.pipeline.denoise; a message says so), only when the scan's estimated noise is at least
         denoise_noise; denoise_sides: a point may take a fit over only the neighbours on its side of the predicted
         surface (by the gradient of f(x; theta), the starting prediction). batch: labelled queries per step, and a
-        quarter as many scan points for the surface term. sigmas: the spreads of the near-surface queries (pseudo_labels).
-        Returns (theta, the losses, the scan points the labels came from (M, 3) float32, their normals (M, 3)
-        float32), the points and normals for hnf3d.pipeline.snap."""
+        quarter as many scan points for the surface term. sigmas: the spreads of the near-surface queries
+        (pseudo_labels). Returns (theta, the losses, the scan points the labels came from (M, 3) float32, their
+        normals (M, 3) float32): the points and normals are what hnf3d.pipeline.snap fits."""
         from .denoise import jet_project
         from .normals import estimate_normals, orient_normals, orient_normals_by_field
         from .refine import outward_directions, pseudo_labels, refine_theta
@@ -257,14 +257,14 @@ class Reconstructor:
                                          surface_batch=max(1, batch // 4))
         return theta, losses, p, n
 
-    def _snap(self, mesh, points: np.ndarray, normals: np.ndarray, *, timer: _Timer, messages: list):
+    @staticmethod
+    def _snap(mesh, points: np.ndarray, normals: np.ndarray, radius: float, k: int, *, timer: _Timer,
+              messages: list):
         """The refined `mesh` (normalised frame) with its vertices moved onto the scan `points` (M, 3) (normals
-        (M, 3)) within the model's eval.refine_snap (hnf3d.pipeline.snap; 0: the mesh as extracted); a message
-        counts the vertices moved."""
+        (M, 3)) by quadric fits of at most k of them within `radius` (hnf3d.pipeline.snap; radius 0: the mesh as
+        extracted); a message counts the vertices moved."""
         from .snap import snap_to_points
 
-        radius, k = (check_refine_setting(f"{self.source}: eval.{key}", key, getattr(self.config.eval, key))
-                     for key in ("refine_snap", "refine_snap_k"))
         if not radius or not len(mesh.vertices):
             return mesh
         with timer.stage("snap"):
@@ -286,10 +286,12 @@ class Reconstructor:
         if refine_steps:
             ev = self.config.eval
             orient = ev.refine_orient
+            # every setting is checked before any work (lr: the caller's or the model's, below)
             terms = {key.removeprefix("refine_"): check_refine_setting(f"{self.source}: eval.{key}", key,
                                                                         getattr(ev, key))
-                     for key in REFINE_LIMITS if key != "refine_lr" and key not in EXTRACTION_SETTINGS}
-            # (lr: the caller's or the model's, below; the snap comes after extraction, in reconstruct)
+                     for key in REFINE_LIMITS if key != "refine_lr"}
+            after = {key.removeprefix("refine_"): terms.pop(key.removeprefix("refine_"))
+                     for key in EXTRACTION_SETTINGS}  # for reconstruct's extraction and snap
             prior = terms.pop("prior")
             terms["sigmas"] = check_refine_sigmas(f"{self.source}: eval.refine_sigmas", ev.refine_sigmas)
             terms["denoise_sides"] = bool(ev.refine_denoise_sides)
@@ -297,9 +299,10 @@ class Reconstructor:
                 theta = self.model.field.theta_0.to(theta)
                 orient, prior, terms["denoise_sides"] = "tree", 0.0, False
             lr = ev.refine_lr if refine_lr is None else refine_lr  # the model's own by default
-            theta, losses, *support = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed,
-                                                   box=box, timer=timer, lr=lr, orient=orient, prior=prior, **terms,
-                                                   messages=cleaned.messages)
+            theta, losses, p, n = self._refine(theta, unit, cleaned.normals, steps=refine_steps, seed=seed,
+                                               box=box, timer=timer, lr=lr, orient=orient, prior=prior, **terms,
+                                               messages=cleaned.messages)
+            support = {"points": p, "normals": n, **after}
         return theta, cleaned, norm, box, losses, support
 
     def reconstruct(self, points, normals=None, *, resolution: int = 128, refine_steps: int = 0,
@@ -321,11 +324,14 @@ class Reconstructor:
         'bbox' (ONet: bounding-box centre, largest side = 1) or 'spacing' (POCO: scale by point spacing, for
         scenes and partial scans much larger than one object). max_points: subsample larger clouds to this many
         (>= MIN_POINTS). refine_init: 'prediction' (refine from Phi(T, c), the default) or 'theta0' (from the
-        untrained initialisation: the ablation of the prior). trim: None (a watertight mesh, the default) or a
-        distance > 0 in the normalised frame (with 'bbox' a fraction of the largest side: 0.02 = 2% of the object):
-        the faces farther than that from every point are dropped (hnf3d.pipeline.trim), the mesh is open there and
-        a message counts them. Every argument is checked before any work; errors are ValueErrors naming it.
-        `mesh.metadata["hnf3d"]` holds the timings, the cleaning messages and the normalisation."""
+        untrained initialisation: the ablation of the prior). A refined mesh is extracted from logits smoothed by
+        the model's eval.refine_smooth and its vertices snapped onto the scan within eval.refine_snap
+        (hnf3d.pipeline.snap); neither applies to one pass or to predict_weights' network. trim: None (a
+        watertight mesh, the default) or a distance > 0 in the normalised frame (with 'bbox' a fraction of the
+        largest side: 0.02 = 2% of the object): the faces farther than that from every point are dropped
+        (hnf3d.pipeline.trim), the mesh is open there and a message counts them. Every argument is checked
+        before any work; errors are ValueErrors naming it. `mesh.metadata["hnf3d"]` holds the timings, the
+        cleaning messages and the normalisation."""
         timer = _Timer()
         res0, steps = _resolution_steps(resolution)
         threshold = _check_threshold(threshold)
@@ -335,11 +341,11 @@ class Reconstructor:
             trim = check_float("trim", trim, min_value=0.0, open_interval=True)
         theta, cleaned, norm, box, losses, support = self._theta_for_points(points, normals, timer=timer, **opts)
         thr = self._threshold(threshold, refined=opts["refine_steps"] > 0)
-        smooth = 0.0 if support is None else check_refine_setting(f"{self.source}: eval.refine_smooth",
-                                                                  "refine_smooth", self.config.eval.refine_smooth)
-        mesh = self._extract(theta, res0, steps, thr, box, timer, smooth=smooth)
+        # after refinement: the logits smoothed (eval.refine_smooth), the mesh snapped onto the scan (refine_snap)
+        mesh = self._extract(theta, res0, steps, thr, box, timer, smooth=support["smooth"] if support else 0.0)
         if support is not None:
-            mesh = self._snap(mesh, *support, timer=timer, messages=cleaned.messages)
+            mesh = self._snap(mesh, support["points"], support["normals"], support["snap"], support["snap_k"],
+                              timer=timer, messages=cleaned.messages)
         if trim is not None:
             from .trim import trim_unsupported
 
