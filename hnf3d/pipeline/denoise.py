@@ -29,7 +29,7 @@ import numpy as np
 from .._checks import check_float, check_int
 from .normals import _as_points
 
-__all__ = ["MIN_NEIGHBOURS", "fit_height_quadric", "jet_fit", "jet_project"]
+__all__ = ["MIN_NEIGHBOURS", "fit_height_quadric", "jet_fit", "jet_project", "quadric_terms"]
 
 MIN_NEIGHBOURS = 12  # a quadric has 6 coefficients: twice as many points to fit it with noise
 CHUNK = 2048  # points fitted at a time
@@ -126,25 +126,25 @@ def _fit_chunk(p: np.ndarray, q: np.ndarray, dist: np.ndarray, idx: np.ndarray, 
     local = (nb - centre[:, None]) * w8[..., None]  # points beyond the radius contribute nothing
     _, frame = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))  # columns: w (least variance), v, u
     w, v, u = np.moveaxis(np.einsum("nki,nij->nkj", nb - centre[:, None], frame), -1, 0)  # each (M, k)
-    coef = fit_height_quadric(u, v, w, w8)
-    design = _quadric_terms(u, v)
+    design = quadric_terms(u, v)
+    coef = fit_height_quadric(design, w, w8)
     residual = np.sqrt((w8 * (np.einsum("nki,ni->nk", design, coef) - w) ** 2).sum(1) / count)
     # the point itself is column 0 of its neighbourhood (distance 0): it moves along w onto the quadric
     height = np.einsum("ni,ni->n", design[:, 0], coef)
     return q + (height - w[:, 0])[:, None] * frame[:, :, 0], residual / radius
 
 
-def _quadric_terms(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+def quadric_terms(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(M, k, 6): the terms u^2, uv, v^2, u, v, 1 of a quadric height function at (u, v), each (M, k)."""
     return np.stack([u * u, u * v, v * v, u, v, np.ones_like(u)], -1)
 
 
-def fit_height_quadric(u: np.ndarray, v: np.ndarray, w: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def fit_height_quadric(design: np.ndarray, w: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(M, 6) coefficients (of u^2, uv, v^2, u, v, 1) of the height functions w = q(u, v) fitted by weighted least
-    squares to M neighbourhoods of k points each: u, v (M, k) across the fit's axis, w (M, k) along it, weights
-    (M, k) >= 0 (0: not a neighbour). Each neighbourhood needs at least 6 points of weight > 0 not on one conic;
-    a tiny ridge keeps the others solvable (hnf3d.pipeline.snap uses this too)."""
-    design = _quadric_terms(u, v)  # (M, k, 6)
+    squares to M neighbourhoods of k points each: design (M, k, 6) = quadric_terms(u, v) with u, v (M, k) across
+    the fit's axis, w (M, k) along it, weights (M, k) >= 0 (0: not a neighbour). Each neighbourhood needs at least
+    6 points of weight > 0 not on one conic; a tiny ridge keeps the others solvable (hnf3d.pipeline.snap uses
+    this too)."""
     weighted = np.swapaxes(design * weights[..., None], 1, 2)  # (M, 6, k); batched products: BLAS, not einsum
     return np.linalg.solve(weighted @ design + 1e-12 * np.eye(6), weighted @ w[..., None])[..., 0]
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_float, check_int
-from .denoise import MIN_NEIGHBOURS, fit_height_quadric
+from .denoise import MIN_NEIGHBOURS, fit_height_quadric, quadric_terms
 from .normals import _as_points
 
 __all__ = ["snap_to_points"]
@@ -97,7 +97,8 @@ def _heights(v: np.ndarray, nv: np.ndarray, p: np.ndarray, n: np.ndarray, dist: 
     height = np.zeros(len(v))
     fit = count >= MIN_NEIGHBOURS
     if fit.any():
-        height[fit] = fit_height_quadric(u[fit], s[fit], w[fit], w8[fit])[:, 5]  # the constant term: w(0, 0)
+        coef = fit_height_quadric(quadric_terms(u[fit], s[fit]), w[fit], w8[fit])
+        height[fit] = coef[:, 5]  # the constant term: w(0, 0)
     share = np.clip((count - MIN_NEIGHBOURS) / MIN_NEIGHBOURS, 0.0, 1.0)  # 0 below MIN_NEIGHBOURS
     # at the edge of the scan the neighbours lie to one side: their centroid is far from the vertex across nv,
     # measured against how far they spread (the k nearest of a dense scan lie well within the radius)
