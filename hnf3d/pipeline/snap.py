@@ -1,16 +1,15 @@
 """The refined mesh's vertices moved onto the scan: a moving-least-squares projection after extraction.
 
-The refined task network is a small one (a 32^2 triplane and a 64-wide MLP) pulled towards the field's prediction,
-so its surface is a smooth fit of the scan that stays about 1% off where the scan curves sharply or is noisy:
-most of what F@1% counts as imprecise on a refined mesh lies just beyond that distance from the truth
+The refined task network is a small one (a 64^2 triplane of 16 channels, a 64-wide MLP) pulled towards the field's
+prediction, so its surface is a smooth fit of the scan that stays about 1% off where the scan curves sharply or is
+noisy: most of what F@1% counts as imprecise on a refined mesh lies just beyond that distance from the truth
 (benchmarks/results/refine-settings-local-snap.json has what snapping gains). Where the scan has points all
 around a vertex, the points say better where the surface is: the vertex moves along its normal onto a quadric
 height function w(u, v) fitted by least squares to its neighbours, in the frame of its normal (u, v across it, w
-along it), at w(0, 0). That is
-the MLS projection of point-set surfaces (Levin 2003; Alexa et al. 2003) with a degree-2 fit (a plane would pull
-the vertex towards the chord of a curved neighbourhood). Where the scan has no points (a hole, the back of a
-single view) the network's surface stays: only the vertex positions change, so a watertight mesh stays
-watertight.
+along it), at w(0, 0). That is the MLS projection of point-set surfaces (Levin 2003; Alexa et al. 2003) with a
+degree-2 fit (a plane would pull the vertex towards the chord of a curved neighbourhood). Where the scan has no
+points (a hole, the back of a single view) the network's surface stays: only the vertex positions change, so a
+watertight mesh stays watertight.
 
 A vertex keeps its place, or moves less, where the fit would not be about the surface under it:
 - the far wall of a thin part is not a neighbour: a point counts only where its normal, oriented like the normal
