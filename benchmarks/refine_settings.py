@@ -2,7 +2,7 @@
 """Choose a model's refinement settings on validation shapes the project owns (never on the real evaluation data).
 
     PYTHONPATH=. python benchmarks/refine_settings.py --checkpoint local
-        [--study labels|terms|batch|denoise|sigmas|gate|sides|snap|trim] [--steps 300]
+        [--study labels|terms|batch|denoise|sigmas|gate|sides|snap|roughness|budget|robust|trim] [--steps 300]
 
 Validation shapes, none of them in any training set and none of them third-party data:
 - six procedural ShapeNet-like shapes (chair, table, bench, lamp, airplane, car; `make_shape(category, 900_000 + i)`,
@@ -42,6 +42,17 @@ refine_steps=--steps)`), one study at a time (STUDIES):
   extracted, extracted from logits smoothed by a Gaussian (`eval.refine_smooth`; hnf3d.pipeline.extraction),
   with its vertices moved onto quadric fits of the scan points within a radius, at most k points per fit
   (`eval.refine_snap`, `eval.refine_snap_k`; hnf3d.pipeline.snap), and both;
+- `roughness`, on the shipped settings and the sides study's cases (and example scan, and rule): the weight of
+  refinement's roughness term on the triplane's feature planes (`eval.refine_roughness`;
+  hnf3d.models.triplane.plane_roughness), at ROUGHNESS;
+- `budget` (issue 14: 3 s for a 3000-point scan), on the shipped settings and the sides study's cases (and example
+  scan): fewer labelled queries per step (`eval.refine_batch`, BUDGET_BATCHES; a step's time is about
+  proportional to them). Rule (`budget_choice`): the smallest batch that the group rule admits against the first
+  variant and whose mean is within BUDGET_LOSS of the best admitted one's;
+- `robust`, on the shipped settings and the sides study's cases (and example scan, and rule): the roughness
+  term as the roughness study chose it (squared second differences), none, and robust
+  (`eval.refine_roughness_scale` = ROBUST_SCALE, at ROBUST_WEIGHTS), which pulls the sharp features of parts a
+  plane node thick less;
 - `trim` (issue 14): the refined mesh watertight, and trimmed at each distance of TRIMS (`reconstruct(trim=d)`:
   the faces farther than d from every point dropped), on the validation shapes, the dense scans and simulated
   partial scans of the six procedural shapes (PARTIAL: one view, three noisy views, six views with a part
@@ -75,6 +86,11 @@ MAX_GROUP_LOSS = 0.02  # a candidate may not lose more than this on any group's 
 #: the shipped example scan (README's main job; the sides study): a clean, dense scan of a chair with thin slats
 EXAMPLE_SCAN_PATH = ROOT / "examples" / "chair_scan.ply"
 TRIMS = (0.01, 0.015, 0.02, 0.03, 0.05)  # the trim study's distances (fractions of the unit box)
+ROUGHNESS = (0.0, 30.0, 100.0, 300.0, 1000.0)  # the roughness study's weights
+ROBUST_WEIGHTS = (10.0, 30.0, 100.0)  # the robust study's weights of the robust roughness penalty
+ROBUST_SCALE = 0.01  # ... and its scale (the predicted planes' second differences are about 0.15 RMS)
+BUDGET_BATCHES = (4096, 3072, 2048)  # the budget study's labelled queries per step, the shipped number first
+BUDGET_LOSS = 0.005  # the budget study's rule: a smaller batch may lose at most this much of the mean F@1%
 
 
 def _variants_labels(name: str) -> list[dict]:
@@ -146,6 +162,25 @@ def _variants_snap(name: str) -> list[dict]:
             {"refine_smooth": cell, "refine_snap": 0.05, "refine_snap_k": 30}]
 
 
+def _variants_roughness(name: str) -> list[dict]:
+    """The roughness study: refinement's roughness term at each weight of ROUGHNESS, the other settings the
+    shipped ones."""
+    return [{"refine_roughness": w} for w in ROUGHNESS]
+
+
+def _variants_robust(name: str) -> list[dict]:
+    """The robust study: the roughness term as the roughness study chose it (first), none, and the robust penalty
+    at each weight of ROBUST_WEIGHTS (scale ROBUST_SCALE), the other settings the shipped ones."""
+    return [{"refine_roughness": 300.0, "refine_roughness_scale": 0.0},
+            {"refine_roughness": 0.0, "refine_roughness_scale": 0.0},
+            *({"refine_roughness": w, "refine_roughness_scale": ROBUST_SCALE} for w in ROBUST_WEIGHTS)]
+
+
+def _variants_budget(name: str) -> list[dict]:
+    """The budget study: the shipped settings at each of BUDGET_BATCHES labelled queries per step."""
+    return [{"refine_batch": b} for b in BUDGET_BATCHES]
+
+
 def _variants_trim(name: str) -> list[dict]:
     """The shipped settings, watertight and trimmed at each of TRIMS (`Reconstructor.reconstruct(trim=...)`)."""
     return [{"trim": None}] + [{"trim": d} for d in TRIMS]
@@ -153,8 +188,10 @@ def _variants_trim(name: str) -> list[dict]:
 
 STUDIES = {"labels": _variants_labels, "terms": _variants_terms, "batch": _variants_batch,
            "denoise": _variants_denoise, "sigmas": _variants_sigmas, "trim": _variants_trim, "gate": _variants_gate,
-           "sides": _variants_sides, "snap": _variants_snap}
-RULED = ("sides", "snap")  # the studies whose choice follows the group rule (`admissible`), with the example scan
+           "sides": _variants_sides, "snap": _variants_snap, "roughness": _variants_roughness,
+           "budget": _variants_budget, "robust": _variants_robust}
+RULED = ("sides", "snap", "roughness", "budget", "robust")  # the studies whose choice follows the group rule (`admissible`), with
+# the example scan
 
 
 def _label(variant: dict) -> str:
@@ -266,6 +303,14 @@ def admissible(means: dict, base: dict) -> bool:
     return all(means[g] >= base[g] - MAX_GROUP_LOSS for g in base)
 
 
+def budget_choice(candidates: list[dict]) -> dict:
+    """The budget study's rule (the batch study's before it): of the `candidates` (rows with "refine_batch" and
+    "mean": those the group rule admits), the one with the fewest queries per step whose mean is within BUDGET_LOSS
+    of the best."""
+    top = max(r["mean"] for r in candidates)
+    return min((r for r in candidates if r["mean"] >= top - BUDGET_LOSS), key=lambda r: r["refine_batch"])
+
+
 def example_fit(mesh, points: np.ndarray) -> dict:
     """How well a reconstruction keeps a scan without ground truth (the shipped example): {'points_far': the
     fraction of the scan's points (N, 3) farther than 1% of its size from the mesh (200k surface samples, seed 0),
@@ -370,6 +415,8 @@ def main(argv=None) -> int:
         candidates = [r for r in rows[1:] if admissible(group_means(r["fscore@0.01"], [c["name"] for c in cases]),
                                                         base)]
     best = max(candidates, key=lambda r: r["mean"])
+    if args.study == "budget":
+        best = budget_choice(candidates)
     record = {"benchmark": "refine_settings", "study": args.study, "checkpoint": rec.source, "model": rec.info,
               "steps": args.steps, "environment": environment("cpu", ("torch", "numpy")),
               "cases": [c["name"] for c in cases], "skipped": skipped, "variants": rows,

@@ -257,6 +257,12 @@ class EvalConfig:
                                       "the winding number w is a coin toss; 0: keep every label).")
     refine_surface: float = _field(0.0, help="Weight of the refinement's surface term: the scan points on the "
                                    "decision boundary (binary cross-entropy towards 1/2; 0: none).")
+    refine_roughness: float = _field(0.0, help="Weight of the refinement's roughness term: a penalty on the second "
+                                     "differences of a triplane network's feature planes, which noisy labels "
+                                     "wrinkle (hnf3d.models.triplane.plane_roughness; 0: none).")
+    refine_roughness_scale: float = _field(0.0, help="The roughness term's robust scale: 0 penalises the squared "
+                                           "second differences; s > 0 penalises sqrt(d^2 + s^2) - s, about |d| "
+                                           "beyond s, which thins sharp features (parts a node or two thick) less.")
     refine_batch: int = _field(8192, bounds=(1, 10_000_000), help="Labelled queries per refinement step (the "
                                "surface term adds a quarter as many scan points).")
     refine_denoise: float = _field(0.0, help="Refinement first smooths the scan by quadric fits within this radius "

@@ -157,24 +157,45 @@ def test_the_shipped_refinement_settings_are_the_validation_studies_choices():
     # mean (benchmarks/scan_training.py's rule), and the shipped example scan keeps its thin parts with it
     from benchmarks.refine_settings import admissible, group_means
 
-    # the snap study (smoothing the refined logits, snapping the mesh onto the scan), by the same rule
-    for study in ("sides", "snap"):
+    # the snap study (smoothing the refined logits, snapping the mesh onto the scan), the roughness study (the
+    # roughness term's weight) and the robust study after it (that term robust or not), by the same rule
+    for study in ("sides", "snap", "roughness", "robust"):
         doc = json.loads((report.RESULTS / f"refine-settings-local-{study}.json").read_text())
         rows = doc["variants"][1:]
         base = group_means(rows[0]["fscore@0.01"], doc["cases"])
         chosen = max((r for r in rows if admissible(group_means(r["fscore@0.01"], doc["cases"]), base)),
                      key=lambda r: r["mean"])
         assert doc["best"]["mean"] == chosen["mean"], study
+        if study == "roughness":  # the robust study starts from its choice, and decides the term
+            robust = json.loads((report.RESULTS / "refine-settings-local-robust.json").read_text())
+            assert robust["variants"][1]["refine_roughness"] == chosen["refine_roughness"]
+            continue
         for key in (k for k in chosen if k.startswith("refine_")):  # the variant's settings, the others the base's
             assert getattr(ev, key) == chosen[key], (study, key)
         if study == "sides":
             assert chosen["example_scan"]["points_far"] < 0.5 * rows[0]["example_scan"]["points_far"]
-        else:  # the snap keeps the example scan's thin parts: its points stay on the mesh
+        else:  # the snap and the roughness term keep the example scan's thin parts: its points stay on the mesh
             assert chosen["example_scan"]["points_far"] < 0.1 and chosen["mean"] > rows[0]["mean"]
-    # the batch study trades quality for speed: the fewest queries per step within 0.005 of the best mean F@1%
-    rows = json.loads((report.RESULTS / "refine-settings-local-batch.json").read_text())["variants"][1:]
-    top = max(r["mean"] for r in rows)
-    assert ev.refine_batch == min(r["refine_batch"] for r in rows if r["mean"] >= top - 0.005)
+    # the budget study (the batch study's successor) trades quality for speed: the fewest queries per step within
+    # BUDGET_LOSS of the best mean F@1% the group rule admits
+    from benchmarks.refine_settings import BUDGET_LOSS, budget_choice
+
+    doc = json.loads((report.RESULTS / "refine-settings-local-budget.json").read_text())
+    rows = doc["variants"][1:]
+    base = group_means(rows[0]["fscore@0.01"], doc["cases"])
+    chosen = budget_choice([r for r in rows if admissible(group_means(r["fscore@0.01"], doc["cases"]), base)])
+    assert ev.refine_batch == chosen["refine_batch"] == doc["best"]["refine_batch"]
+    assert chosen["mean"] >= max(r["mean"] for r in rows) - BUDGET_LOSS
+
+
+def test_the_budget_rule_takes_the_smallest_batch_that_keeps_the_quality():
+    from benchmarks.refine_settings import BUDGET_LOSS, budget_choice
+
+    rows = [{"refine_batch": 4096, "mean": 0.75}, {"refine_batch": 3072, "mean": 0.75 - BUDGET_LOSS / 2},
+            {"refine_batch": 2048, "mean": 0.75 - 2 * BUDGET_LOSS}]
+    assert budget_choice(rows)["refine_batch"] == 3072
+    assert budget_choice(rows[2:])["refine_batch"] == 2048
+    assert budget_choice([{**rows[0], "mean": 0.70}, rows[1]])["refine_batch"] == 3072  # the best sets the bar
 
 
 def test_the_shipped_point_cloud_model_is_the_scan_training_choice():

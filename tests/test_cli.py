@@ -150,6 +150,10 @@ BAD = [
      "--refine-snap"),
     ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-snap-k", "4"],
      "--refine-snap-k"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-roughness", "-1"],
+     "--refine-roughness"),
+    ("export_model", ["--checkpoint", "PC", "--name", "x", "--data", "DATA", "--refine-roughness-scale", "-1"],
+     "--refine-roughness-scale"),
     ("trajectory", ["--checkpoint", "DIR", "--out", "OUT.json"], "--checkpoint"),
     ("reconstruct", ["--pc", "DIR", "--out", "OUT.ply"], "is a directory"),
     ("fit_shapes", ["--data", "MESHES", "--out", "PC/f.safetensors"], "--out"),  # its folder is a file

@@ -201,12 +201,20 @@ def test_the_local_prediction_orients_thin_parts_the_tree_cannot():
 
 
 @pytest.mark.parametrize("key", ["refine_prior", "refine_shell", "refine_confidence", "refine_surface",
-                                 "refine_denoise", "refine_smooth", "refine_snap"])
+                                 "refine_denoise", "refine_smooth", "refine_snap", "refine_roughness",
+                                 "refine_roughness_scale"])
 def test_a_negative_refine_setting_in_a_model_config_is_named(chair_points, key):
     local = Reconstructor.load("local", device="cpu")
     setattr(local.config.eval, key, -1.0)
     with pytest.raises(ValueError, match=f"eval.{key}: expected a finite number"):
         local.reconstruct(chair_points, refine_steps=1, resolution=32)
+
+
+def test_a_roughness_term_on_a_model_without_planes_is_named(chair_points):
+    glob = Reconstructor.load("global", device="cpu")
+    glob.config.eval.refine_roughness = 1.0  # the global model's MLP has no feature planes to smooth
+    with pytest.raises(ValueError, match="eval.refine_roughness: the roughness term needs a triplane"):
+        glob.reconstruct(chair_points, refine_steps=1, resolution=32)
 
 
 @pytest.mark.parametrize("sigmas", [[], [0.02, 0.0], [0.01] * 9, 0.02])

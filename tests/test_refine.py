@@ -5,6 +5,7 @@ import torch
 import trimesh
 
 from hnf3d.models import TaskNetwork
+from hnf3d.models.triplane import TriplaneTaskNetwork, plane_roughness
 from hnf3d.pipeline.refine import outward_directions, pseudo_labels, refine_theta
 
 
@@ -140,3 +141,55 @@ def test_the_surface_term_puts_the_points_on_the_boundary(sphere_cloud):
         refine_theta(net, theta, small, steps=1, surface=1.0)
     with pytest.raises(ValueError, match="surface"):
         refine_theta(net, theta, small, steps=1, surface=-1.0, points=p)
+
+
+def test_plane_roughness_is_zero_for_linear_features_and_grows_with_wiggles():
+    u = torch.linspace(-1, 1, 16)
+    ramp = (3 * u[None, :] - 2 * u[:, None] + 0.5).expand(3, 4, 16, 16)  # linear along rows and columns
+    assert float(plane_roughness(ramp)) < 1e-10
+    wiggle = ramp + 0.1 * (-1.0) ** torch.arange(16)  # a node-scale zigzag along u: second differences +-0.4
+    assert float(plane_roughness(wiggle)) == pytest.approx(0.16, rel=1e-4)
+    with pytest.raises(ValueError, match="planes"):
+        plane_roughness(torch.zeros(3, 4, 2, 2))
+    # the robust penalty (scale s): about d^2 / 2s below s, about |d| - s beyond, so a sharp feature ten times
+    # taller costs about ten times more, not a hundred
+    assert float(plane_roughness(ramp, scale=0.01)) < 1e-6
+    small = ramp + 0.001 * (-1.0) ** torch.arange(16)  # second differences +-0.004
+    assert float(plane_roughness(small, scale=0.01)) == pytest.approx(np.sqrt(0.004 ** 2 + 1e-4) - 0.01, rel=1e-3)
+    tall = float(plane_roughness(ramp + 1.0 * (-1.0) ** torch.arange(16), scale=0.01))
+    short = float(plane_roughness(ramp + 0.1 * (-1.0) ** torch.arange(16), scale=0.01))
+    assert 9 < tall / short < 11
+
+
+def test_the_roughness_term_smooths_a_triplane_refinement(sphere_cloud):
+    """Noisy labels (10% flipped) of a sphere, refined into a triplane network from its zero planes: the roughness
+    term leaves smoother planes and still fits the sphere; a global (MLP) network has no planes to smooth and is
+    refused."""
+    torch.manual_seed(0)
+    p, n = sphere_cloud
+    data = pseudo_labels(p, n, n_uniform=8000, n_near=8000, seed=0)
+    flip = torch.rand(len(data.labels), generator=torch.Generator().manual_seed(1)) < 0.1
+    data.labels = torch.where(flip, 1 - data.labels, data.labels)
+    net = TriplaneTaskNetwork(resolution=32, channels=8, hidden=[32])
+    theta0 = net.theta_0(0)
+    free, _ = refine_theta(net, theta0, data, steps=150, lr=1e-2, batch=4096, seed=1)
+    smooth, _ = refine_theta(net, theta0, data, steps=150, lr=1e-2, batch=4096, seed=1, roughness=100.0)
+
+    def roughness(th):
+        return float(plane_roughness(th[:net.plane_numel].view(3, 8, 32, 32)))
+
+    assert roughness(smooth) < 0.5 * roughness(free)
+    x = (torch.rand(20000, 3, generator=torch.Generator().manual_seed(5)) - 0.5) * 1.1
+    far = (x.norm(dim=1) - 0.35).abs() > 0.05
+    with torch.no_grad():
+        inside = net(x[None], smooth)[0] > 0
+    assert (inside[far] == (x[far].norm(dim=1) < 0.35)).float().mean() > 0.95
+    again, _ = refine_theta(net, theta0, data, steps=150, lr=1e-2, batch=4096, seed=1, roughness=100.0)
+    assert torch.equal(smooth, again)
+    with pytest.raises(ValueError, match="roughness"):
+        refine_theta(net, theta0, data, steps=1, roughness=-1.0)
+    with pytest.raises(ValueError, match="roughness_scale"):
+        refine_theta(net, theta0, data, steps=1, roughness=1.0, roughness_scale=-0.01)
+    mlp = TaskNetwork(n_frequencies=4, hidden=[16])
+    with pytest.raises(ValueError, match="triplane"):
+        refine_theta(mlp, mlp.theta_0(0), data, steps=1, roughness=1.0)

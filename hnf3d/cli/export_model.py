@@ -62,6 +62,10 @@ REFINE_FLAGS = {"refine_lr": (float, "learning rate of test-time refinement"),
                 "refine_confidence": (float, "winding-number margin below which refinement drops a label, in "
                                              "[0, 0.45]"),
                 "refine_surface": (float, "weight of refinement's points-on-the-boundary term"),
+                "refine_roughness": (float, "weight of refinement's roughness term on the feature planes (a "
+                                            "triplane task network only)"),
+                "refine_roughness_scale": (float, "robust scale of the roughness term (0: squared second "
+                                                  "differences)"),
                 "refine_batch": (int, "labelled queries per refinement step"),
                 "refine_denoise": (float, "radius of refinement's smoothing of the scan (0: none)"),
                 "refine_denoise_k": (int, "most neighbours of each quadric fit of the smoothing"),
@@ -180,7 +184,11 @@ def evaluation_settings(cfg) -> str:
             f"labelled inside {ev.refine_shell:g}, "
             + (f"winding-number labels within {ev.refine_confidence:g} of 1/2 dropped, "
                if ev.refine_confidence else "")
-            + f"surface term {ev.refine_surface:g}, {ev.refine_batch} queries per step, near-surface queries "
+            + f"surface term {ev.refine_surface:g}, "
+            + (f"roughness term {ev.refine_roughness:g}"
+               + (f" (robust, scale {ev.refine_roughness_scale:g})" if ev.refine_roughness_scale else "") + ", "
+               if ev.refine_roughness else "")
+            + f"{ev.refine_batch} queries per step, near-surface queries "
             f"spread by {', '.join(f'{x:g}' for x in ev.refine_sigmas)}, {smoothing}"
             + (f" The refined logits are smoothed by a Gaussian of {ev.refine_smooth:g} before extraction."
                if ev.refine_smooth else "")

@@ -149,7 +149,10 @@ class ParamLayout:
         if flat.ndim < 1 or flat.shape[-1] != self.total:
             raise ValueError(f"flat: expected shape (..., {self.total}), got {tuple(flat.shape)}")
         lead = flat.shape[:-1]
-        return {e.name: flat[..., e.offset: e.offset + e.numel].reshape(*lead, *e.shape) for e in self.entries}
+        # one split, not a slice per entry: its backward writes the gradient of `flat` once (a slice's backward
+        # fills a zero tensor of size P per entry), a tenth of a refinement step's time. The entries tile flat.
+        parts = flat.split([e.numel for e in self.entries], dim=-1)
+        return {e.name: part.reshape(*lead, *e.shape) for e, part in zip(self.entries, parts)}
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable data: {"version", "total", "entries": [{"name", "shape", "offset", "numel"}]}."""

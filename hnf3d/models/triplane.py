@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from .task_network import _ACTIVATIONS, ParamLayout, positional_encoding, seeded_parameters
 
-__all__ = ["BOX", "PLANE_AXES", "TriplaneTaskNetwork", "plane_coordinates", "sample_planes"]
+__all__ = ["BOX", "PLANE_AXES", "TriplaneTaskNetwork", "plane_coordinates", "plane_roughness", "sample_planes"]
 
 #: half side of the box the planes span: the unit box [-0.5, 0.5]^3 plus ONet's 10% padding
 BOX = 0.55
@@ -52,6 +52,23 @@ def sample_planes(planes: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     feats = F.grid_sample(planes.reshape(B * 3, C, R, R), grid, mode="bilinear", padding_mode="border",
                           align_corners=True)  # (B*3, C, N, 1)
     return feats.reshape(B, 3, C, N).sum(dim=1).transpose(1, 2)
+
+
+def plane_roughness(planes: torch.Tensor, scale: float = 0.0) -> torch.Tensor:
+    """Mean penalty of the second differences d of feature planes (..., R, R) along each of their two axes, summed:
+    0 for features linear along the rows and columns, whatever their value or slope (a penalty on it bends no
+    surface flat). The bilinear features have a kink at every node; where neighbouring nodes disagree (a
+    refinement fitted to noisy labels) the surface wrinkles at the node spacing, which this measures.
+    scale 0: d^2. scale s > 0: sqrt(d^2 + s^2) - s (Charbonnier: d^2 / 2s for |d| << s, |d| beyond), which pulls
+    a large second difference (the sharp features of a part a node or two thick) no harder than a small one.
+    Needs R >= 3."""
+    if planes.shape[-1] < 3 or planes.shape[-2] < 3:
+        raise ValueError(f"planes: expected at least 3 nodes per side, got {tuple(planes.shape)}")
+    d_u = planes[..., :, 2:] - 2 * planes[..., :, 1:-1] + planes[..., :, :-2]
+    d_v = planes[..., 2:, :] - 2 * planes[..., 1:-1, :] + planes[..., :-2, :]
+    if not scale:
+        return d_u.pow(2).mean() + d_v.pow(2).mean()
+    return ((d_u.pow(2) + scale ** 2).sqrt().mean() + (d_v.pow(2) + scale ** 2).sqrt().mean()) - 2 * scale
 
 
 class TriplaneTaskNetwork(nn.Module):

@@ -56,7 +56,8 @@ REFINE_LIMITS = {"refine_lr": {"min_value": 0.0, "max_value": 1.0, "open_interva
                  "refine_denoise": {"min_value": 0.0}, "refine_batch": {"min_value": 1},
                  "refine_denoise_k": {"min_value": MIN_NEIGHBOURS}, "refine_denoise_noise": {"min_value": 0.0},
                  "refine_snap": {"min_value": 0.0}, "refine_snap_k": {"min_value": MIN_NEIGHBOURS},
-                 "refine_smooth": {"min_value": 0.0, "max_value": 0.1}}
+                 "refine_smooth": {"min_value": 0.0, "max_value": 0.1}, "refine_roughness": {"min_value": 0.0},
+                 "refine_roughness_scale": {"min_value": 0.0}}
 INTEGER_SETTINGS = ("refine_batch", "refine_denoise_k", "refine_snap_k")
 #: settings of the refined mesh's extraction (hnf3d.pipeline.extraction's smoothing, hnf3d.pipeline.snap), not of
 #: the optimisation
@@ -207,13 +208,15 @@ class Reconstructor:
     def _refine(self, theta, unit, unit_normals, *, steps: int, seed: int, box: float, timer: _Timer,
                 lr: float = REFINE_LR, orient: str = "tree", prior: float = 0.0, shell: float = 0.0,
                 confidence: float = 0.0, surface: float = 0.0, denoise: float = 0.0, denoise_k: int = 30,
-                denoise_noise: float = 0.0, denoise_sides: bool = False,
+                denoise_noise: float = 0.0, denoise_sides: bool = False, roughness: float = 0.0,
+                roughness_scale: float = 0.0,
                 batch: int = 8192, sigmas: tuple = (0.02, 0.005), messages: list | None = None):
         """theta after `steps` refinement steps on the scan `unit` (N, 3) (module hnf3d.pipeline.refine).
         orient: 'tree' (spanning-tree orientation of the normals) or 'field' (by the gradient of f(x; theta), the
         starting prediction). prior: the pull towards the starting theta. shell: the half-thickness labelled
         inside around the points, confidence: the winding-number margin below which labels are dropped
-        (pseudo_labels). surface: the weight of the points-on-the-boundary term (refine_theta). denoise > 0: the
+        (pseudo_labels). surface: the weight of the points-on-the-boundary term, roughness: that of the feature
+        planes' roughness, roughness_scale: its robust scale (refine_theta). denoise > 0: the
         radius within which the points are smoothed first, by fits to at most denoise_k neighbours
         (hnf3d.pipeline.denoise; a message says so), only when the scan's estimated noise is at least
         denoise_noise; denoise_sides: a point may take a fit over only the neighbours on its side of the predicted
@@ -254,7 +257,8 @@ class Reconstructor:
         with timer.stage("refine"):
             theta, losses = refine_theta(self.task_net, theta, data, steps=steps, seed=seed, lr=lr, prior=prior,
                                          surface=surface, points=torch.from_numpy(p), batch=batch,
-                                         surface_batch=max(1, batch // 4))
+                                         surface_batch=max(1, batch // 4), roughness=roughness,
+                                         roughness_scale=roughness_scale)
         return theta, losses, p, n
 
     @staticmethod
@@ -293,6 +297,9 @@ class Reconstructor:
             after = {key.removeprefix("refine_"): terms.pop(key.removeprefix("refine_"))
                      for key in EXTRACTION_SETTINGS}  # for reconstruct's extraction and snap
             prior = terms.pop("prior")
+            if terms["roughness"] and not hasattr(self.task_net, "plane_numel"):
+                raise ValueError(f"{self.source}: eval.refine_roughness: the roughness term needs a triplane task "
+                                 f"network; this model's is {type(self.task_net).__name__} (set it to 0)")
             terms["sigmas"] = check_refine_sigmas(f"{self.source}: eval.refine_sigmas", ev.refine_sigmas)
             terms["denoise_sides"] = bool(ev.refine_denoise_sides)
             if refine_init == "theta0":  # the ablation: refinement from the untrained initialisation, no prior

@@ -17,7 +17,9 @@ field was trained to shortcut, on this one shape:
 2. N Adam steps of the task loss (binary cross-entropy on those labels) on theta, from theta = Phi(T, c), plus
    eval.refine_prior times the mean squared distance to Phi(T, c), which keeps the prediction where the labels
    say little, plus eval.refine_surface times the cross-entropy of the scan points towards 1/2 (the points lie on
-   the decision boundary, and their noise averages out). A dense, noisy scan is smoothed before all of this
+   the decision boundary, and their noise averages out), plus, for a triplane network, eval.refine_roughness
+   times the roughness of its feature planes (hnf3d.models.triplane.plane_roughness: noisy labels otherwise
+   wrinkle the surface at the planes' node spacing). A dense, noisy scan is smoothed before all of this
    (hnf3d.pipeline.denoise, eval.refine_denoise).
 
 The winding number alone is noisy where the scan is noisy or sparse; the small task network, initialised at the
@@ -108,14 +110,20 @@ def outward_directions(task_net, theta: torch.Tensor, points: np.ndarray, chunk:
 
 def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: int, lr: float = 1e-3,
                  batch: int = 8192, seed: int = 0, prior: float = 0.0, surface: float = 0.0,
-                 points: torch.Tensor | None = None, surface_batch: int = 2048) -> tuple[torch.Tensor, list[float]]:
+                 points: torch.Tensor | None = None, surface_batch: int = 2048,
+                 roughness: float = 0.0, roughness_scale: float = 0.0) -> tuple[torch.Tensor, list[float]]:
     """theta (P,) after `steps` Adam steps of BCE(task_net(queries; theta), labels) + prior * mean((theta -
-    theta_start)^2) + surface * BCE(task_net(points; theta), 1/2) on random batches of `data` (and of `points`
-    (N, 3), surface_batch of them per step).
+    theta_start)^2) + surface * BCE(task_net(points; theta), 1/2) + roughness * plane_roughness(G,
+    roughness_scale) on random batches of `data` (and of `points` (N, 3), surface_batch of them per step).
 
     The surface term puts the scan points on the decision boundary. Its gradient at a point is sigmoid(f) - 1/2:
     bounded, so a noisy point pulls the surface by a bounded amount and the noise of many points averages out,
     where a winding-number label near them would flip with the noise.
+
+    The roughness term (a TriplaneTaskNetwork only; G: its feature planes in theta) penalises the second
+    differences of the features, not their values: it irons out the node-scale wrinkles that noisy labels leave
+    and keeps the shape the features describe, at a cost to parts as thin as a node or two (a bench's slats),
+    which a roughness_scale > 0 (the robust penalty) pulls less.
 
     task_net: a `hnf3d.models.TaskNetwork` or `TriplaneTaskNetwork` (evaluated functionally with the given
     weights; its own parameters are untouched). prior >= 0: the pull towards the starting theta (the field's
@@ -125,8 +133,13 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
     lr = check_float("lr", lr, min_value=0.0, open_interval=True)
     prior = check_float("prior", prior, min_value=0.0)
     surface = check_float("surface", surface, min_value=0.0)
+    roughness = check_float("roughness", roughness, min_value=0.0)
+    roughness_scale = check_float("roughness_scale", roughness_scale, min_value=0.0)
     if surface and (points is None or not len(points)):
         raise ValueError("points: the surface term needs the scan points")
+    if roughness and not hasattr(task_net, "plane_numel"):
+        raise ValueError(f"roughness: the roughness term needs a triplane task network, got "
+                         f"{type(task_net).__name__}")
     device = theta.device
     start = theta.detach().clone().float()
     weights = start.clone().requires_grad_(True)
@@ -136,6 +149,10 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
     g = torch.Generator().manual_seed(int(seed))
     p = None if not surface else points.float().to(device)
     half = torch.full((surface_batch,), 0.5, device=device)
+    if roughness:
+        from ..models.triplane import plane_roughness
+
+        plane_shape = (3, task_net.channels, task_net.resolution, task_net.resolution)  # G leads theta
     losses = []
     with torch.enable_grad():
         for _ in range(int(steps)):
@@ -149,6 +166,9 @@ def refine_theta(task_net, theta: torch.Tensor, data: PseudoLabels, *, steps: in
                 loss = loss + surface * F.binary_cross_entropy_with_logits(logits[len(pick):], half)
             if prior:
                 loss = loss + prior * (weights - start).pow(2).mean()
+            if roughness:
+                planes = weights[:task_net.plane_numel].view(plane_shape)
+                loss = loss + roughness * plane_roughness(planes, roughness_scale)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
