@@ -93,6 +93,16 @@ BUDGET_BATCHES = (4096, 3072, 2048)  # the budget study's labelled queries per s
 BUDGET_LOSS = 0.005  # the budget study's rule: a smaller batch may lose at most this much of the mean F@1%
 
 
+def _study_best(name: str, study: str) -> dict:
+    """The `best` record of an earlier study's JSON for checkpoint `name` (a later study starts from its choice)."""
+    import json
+
+    path = ROOT / "benchmarks" / "results" / f"refine-settings-{name}-{study}.json"
+    if not path.is_file():
+        raise SystemExit(f"refine_settings: error: {path} not found (run --study {study} first)")
+    return json.loads(path.read_text())["best"]
+
+
 def _variants_labels(name: str) -> list[dict]:
     settings = (("tree", 0.0, 0.0), ("field", 0.0, 0.0), ("field", 10.0, 0.0), ("field", 30.0, 0.0),
                 ("field", 100.0, 0.0), ("field", 100.0, 0.0025), ("field", 100.0, 0.005), ("field", 100.0, 0.0075))
@@ -111,12 +121,7 @@ def _variants_terms(name: str) -> list[dict]:
 def _variants_batch(name: str) -> list[dict]:
     """The terms study's choice (read from its JSON) at fewer labelled queries per step: refinement's time is
     about proportional to them."""
-    terms = ROOT / "benchmarks" / "results" / f"refine-settings-{name}-terms.json"
-    if not terms.is_file():
-        raise SystemExit(f"refine_settings: error: {terms} not found (run --study terms first)")
-    import json
-
-    chosen = {k: v for k, v in json.loads(terms.read_text())["best"].items() if k != "mean"}
+    chosen = {k: v for k, v in _study_best(name, "terms").items() if k != "mean"}
     return [{**chosen, "refine_batch": b} for b in (8192, 4096, 2048)]
 
 
@@ -169,9 +174,10 @@ def _variants_roughness(name: str) -> list[dict]:
 
 
 def _variants_robust(name: str) -> list[dict]:
-    """The robust study: the roughness term as the roughness study chose it (first), none, and the robust penalty
-    at each weight of ROBUST_WEIGHTS (scale ROBUST_SCALE), the other settings the shipped ones."""
-    return [{"refine_roughness": 300.0, "refine_roughness_scale": 0.0},
+    """The robust study: the roughness term as the roughness study chose it (read from its JSON; first), none, and
+    the robust penalty at each weight of ROBUST_WEIGHTS (scale ROBUST_SCALE), the other settings the shipped ones."""
+    chosen = _study_best(name, "roughness")["refine_roughness"]
+    return [{"refine_roughness": chosen, "refine_roughness_scale": 0.0},
             {"refine_roughness": 0.0, "refine_roughness_scale": 0.0},
             *({"refine_roughness": w, "refine_roughness_scale": ROBUST_SCALE} for w in ROBUST_WEIGHTS)]
 
