@@ -193,7 +193,32 @@ def real_data_section() -> str:
                        + (f" {fmt(global_image.get(r['name'], {}).get('fscore@0.01_mean'))} |" if global_image
                           else ""))
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out + behind_table(local))
+
+
+def behind_table(local: dict) -> list[str]:
+    """Lines of the real-data section: the inputs where the refined local model at its best (watertight or
+    trimmed) is behind Poisson at its best, with each side's precision and recall at 1% (which of surface where
+    there is none, or truth the surface misses, holds it back) and the refined F@1% over the run's seeds."""
+    spread = local.get("seed_spread") or {}
+    if not spread:
+        return []
+    rows = {r["name"]: r for r in local["quality"] + (local.get("shapenet") or [])}
+    lines = ["Where Poisson at its best still leads the refined local model at its best (the run's summary: "
+             f"`behind_on_every_seed`, `behind_within_seed_spread`), each refined again with seeds 0-"
+             f"{local['seeds'] - 1}. Precision is the share of the output's surface within 1% of the truth, recall "
+             "the share of the truth within 1% of the output (F@1% is their harmonic mean).", "",
+             "| input | hnf3d at its best: F@1% (precision, recall) | Poisson at its best: F@1% (precision, recall) "
+             "| hnf3d at its best over the seeds | behind on every seed |", "|---|---|---|---|---|"]
+    every = set(local["summary"]["behind_on_every_seed"])
+    for name, x in spread.items():
+        ours, theirs = (rows[name][rows[name][k]] for k in ("refined_best", "poisson_best"))
+        best = [max(a, b) for a, b in zip(x["refined"], x["refined_trim"])]
+        lines.append(f"| {name} | {ours['fscore@0.01']:.3f} ({ours['precision@0.01']:.2f}, "
+                     f"{ours['recall@0.01']:.2f}) | {theirs['fscore@0.01']:.3f} ({theirs['precision@0.01']:.2f}, "
+                     f"{theirs['recall@0.01']:.2f}) | {min(best):.3f}-{max(best):.3f} | "
+                     f"{'yes' if name in every else 'no'} |")
+    return lines + [""]
 
 
 SCAN_TRAINING_COMMAND = ("PYTHONPATH=. python benchmarks/scan_training.py --checkpoint "

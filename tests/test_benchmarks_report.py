@@ -126,6 +126,24 @@ def test_real_data_json_carries_what_issue_14_measures():
                    if r[r["refined_best"]]["fscore@0.01"] < r[r["poisson_best"]]["fscore@0.01"]]
     assert s["refined_best_behind_best_poisson"] == best_behind
     assert s["refined_best_at_least_best_poisson"] == f"{len(rows) - len(best_behind)} of {len(rows)}"
+    # F@1% from its precision and recall, which say what holds an input back
+    for r in doc["quality"]:
+        for m in (refined, f"{refined}_trim", "poisson", "poisson_trim"):
+            p, q = r[m]["precision@0.01"], r[m]["recall@0.01"]
+            assert r[m]["fscore@0.01"] == pytest.approx(2 * p * q / (p + q) if p + q else 0.0), (r["name"], m)
+    # the seed spread: each input hnf3d is behind on, refined again with every seed; seed 0 is its row
+    by_name = {r["name"]: r for r in rows}
+    assert list(doc["seed_spread"]) == best_behind
+    for name, spread in doc["seed_spread"].items():
+        r = by_name[name]
+        assert spread["seeds"] == list(range(doc["seeds"]))
+        assert len(spread["refined"]) == len(spread["refined_trim"]) == doc["seeds"]
+        assert spread["refined"][0] == r[refined]["fscore@0.01"]
+        assert spread["refined_trim"][0] == r[f"{refined}_trim"]["fscore@0.01"]
+        assert spread["poisson_best"] == r[r["poisson_best"]]["fscore@0.01"]
+    every_seed = [n for n, x in doc["seed_spread"].items() if max(x["refined"] + x["refined_trim"]) < x["poisson_best"]]
+    assert s["behind_on_every_seed"] == every_seed
+    assert s["behind_within_seed_spread"] == [n for n in best_behind if n not in every_seed]
     small = [r for r in doc["quality"] if r["kind"] == "mesh, 3000 pts, noise 0.005"]
     assert s["refine_seconds_3k"] == pytest.approx(sum(r[refined]["seconds"] for r in small) / len(small))
     assert len(doc["degenerate"]) == 3

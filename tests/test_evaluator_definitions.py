@@ -84,11 +84,12 @@ def test_hemisphere_direction_of_accuracy_and_completeness():
 def test_empty_mesh_without_occupancy_and_custom_thresholds():
     gp, gn = gt_samples(sphere(), n=1000)
     out = mesh_metrics(trimesh.Trimesh(), gp, gn, thresholds=(0.005, 0.05))
+    at = {f"{name}@{t}" for name in ("fscore", "precision", "recall") for t in ("0.005", "0.05")}
     assert set(out) == {"chamfer_l1", "chamfer_l2", "accuracy", "completeness", "normal_consistency",
-                        "fscore@0.005", "fscore@0.05"}  # no iou without occupancy points
+                        *at}  # no iou without occupancy points
     assert out["chamfer_l1"] == out["accuracy"] == out["completeness"] == pytest.approx(math.sqrt(3))
     assert out["chamfer_l2"] == 3.0 and out["normal_consistency"] == -1.0
-    assert out["fscore@0.005"] == out["fscore@0.05"] == 0.0
+    assert all(out[k] == 0.0 for k in at)
 
 
 def test_mean_of_class_means_not_mean_over_objects():

@@ -10,7 +10,7 @@ from scipy.spatial.distance import cdist
 from hnf3d.eval.metrics import CHAMFER_L1_REPORT_SCALE, empty_mesh_metrics, iou, mesh_metrics, point_cloud_metrics
 
 KEYS = {"chamfer_l1", "chamfer_l2", "accuracy", "completeness", "normal_consistency",
-        "fscore@0.01", "fscore@0.015", "fscore@0.02"}
+        *(f"{name}@{t}" for name in ("fscore", "precision", "recall") for t in ("0.01", "0.015", "0.02"))}
 
 
 def brute_force(pp, pn, gp, gn, thresholds=(0.01, 0.015, 0.02)):
@@ -29,6 +29,7 @@ def brute_force(pp, pn, gp, gn, thresholds=(0.01, 0.015, 0.02)):
     for t in thresholds:
         p, r = (d_acc <= t).mean(), (d_comp <= t).mean()
         out[f"fscore@{t:g}"] = 2 * p * r / (p + r) if p + r > 0 else 0.0
+        out[f"precision@{t:g}"], out[f"recall@{t:g}"] = p, r
     return out
 
 
@@ -51,11 +52,21 @@ def test_hand_computed_fscore():
     n = np.tile([[0.0, 0, 1]], (4, 1))
     m = point_cloud_metrics(pred, n, gt, n)
     assert m["fscore@0.01"] == pytest.approx(0.5)
+    assert m["precision@0.01"] == pytest.approx(0.5) and m["recall@0.01"] == pytest.approx(0.5)
     # completeness: two zeros, two points at distance 1 from their nearest pred -> 0.5
     assert m["completeness"] == pytest.approx(0.5)
     expected_acc = (0 + 0 + np.linalg.norm([5, 5, 4]) + np.linalg.norm([6, 6, 5])) / 4
     assert m["accuracy"] == pytest.approx(expected_acc)
     assert set(m) == KEYS
+
+
+def test_precision_and_recall_are_not_swapped():
+    # GT: 4 points; pred: 2 of them plus 1 far away -> precision 2/3 (surface where there is none), recall 2/4
+    gt = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
+    pred = np.array([[0, 0, 0], [1, 0, 0], [5, 5, 5]], dtype=np.float64)
+    m = point_cloud_metrics(pred, np.tile([[0.0, 0, 1]], (3, 1)), gt, np.tile([[0.0, 0, 1]], (4, 1)))
+    assert m["precision@0.02"] == pytest.approx(2 / 3) and m["recall@0.02"] == pytest.approx(0.5)
+    assert m["fscore@0.02"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
 
 
 def test_agrees_with_brute_force():
@@ -120,7 +131,9 @@ def test_empty_mesh_policy_is_onets():
         assert out["completeness"] == out["accuracy"] == pytest.approx(math.sqrt(3))
         assert out["chamfer_l1"] == pytest.approx(math.sqrt(3)) and out["chamfer_l2"] == 3.0
         assert out["normal_consistency"] == -1.0 and out["iou"] == 0.0
-        assert all(out[f"fscore@{t:g}"] == 0.0 for t in (0.01, 0.015, 0.02))
+        assert all(out[f"{name}@{t:g}"] == 0.0 for t in (0.01, 0.015, 0.02)
+                   for name in ("fscore", "precision", "recall"))
+        assert set(out) == KEYS | {"iou"}
     assert "iou" not in empty_mesh_metrics()
 
 

@@ -10,12 +10,13 @@ Definitions (docs/protocol.md; occupancy_networks im2mesh/eval.py, ConvONet src/
   normal_consistency = 0.5 (mean |n_gt . n_pred| over GT->pred pairs + the same over pred->GT), normals
   normalised first, absolute value (orientation ignored);
   fscore@tau = 2 P R / (P + R), P = fraction of pred->GT distances <= tau, R = fraction of GT->pred <= tau
-  (0 when P + R = 0).
+  (0 when P + R = 0); P and R themselves as precision@tau and recall@tau (not in the papers' tables; they say
+  whether a low F-score is surface where there is none, or truth the surface misses).
 - iou (only when occupancy points are given): the inside test of the predicted (watertight) mesh at those points
   against the labels, |A and B| / |A or B| (NaN when both are empty, as ONet's 0/0).
 - Empty predicted mesh (no faces or zero area): ONet's policy, the worst values: completeness = accuracy = sqrt(3)
-  (the diagonal of the unit cube), chamfer_l1 = sqrt(3), chamfer_l2 = 3, normal_consistency = -1, every F-score 0,
-  iou 0. (NKSR reports NaN instead; we follow ONet so class means stay defined.)
+  (the diagonal of the unit cube), chamfer_l1 = sqrt(3), chamfer_l2 = 3, normal_consistency = -1, every F-score,
+  precision and recall 0, iou 0. (NKSR reports NaN instead; we follow ONet so class means stay defined.)
 Aggregation over a data set (mean of class means) lives in the evaluation code, not here.
 """
 from __future__ import annotations
@@ -35,8 +36,8 @@ DEFAULT_THRESHOLDS = (0.01, 0.015, 0.02)
 CHAMFER_L1_REPORT_SCALE = 10.0
 
 
-def _fscore_key(tau: float) -> str:
-    return f"fscore@{tau:g}"
+def _threshold_key(tau: float, name: str = "fscore") -> str:
+    return f"{name}@{tau:g}"
 
 
 def empty_mesh_metrics(thresholds=DEFAULT_THRESHOLDS, with_iou: bool = False) -> dict:
@@ -47,7 +48,7 @@ def empty_mesh_metrics(thresholds=DEFAULT_THRESHOLDS, with_iou: bool = False) ->
         "accuracy": math.sqrt(3.0),
         "completeness": math.sqrt(3.0),
         "normal_consistency": -1.0,
-        **{_fscore_key(t): 0.0 for t in thresholds},
+        **{_threshold_key(t, name): 0.0 for t in thresholds for name in ("fscore", "precision", "recall")},
     }
     if with_iou:
         out["iou"] = 0.0
@@ -99,7 +100,8 @@ def point_cloud_metrics(pred_points, pred_normals, gt_points, gt_normals, *,
     for tau in thresholds:
         precision = (d_acc <= tau).double().mean().item()
         recall = (d_comp <= tau).double().mean().item()
-        out[_fscore_key(tau)] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        out[_threshold_key(tau)] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        out[_threshold_key(tau, "precision")], out[_threshold_key(tau, "recall")] = precision, recall
     return out
 
 
