@@ -254,18 +254,21 @@ def run_quality(rec, cases, refine: int, ablation: int = 0) -> list[dict]:
     return rows
 
 
+def behind_best_poisson(rows: list[dict]) -> list[dict]:
+    """The rows on which hnf3d at its best (refined_best) is behind Poisson at its best (poisson_best)."""
+    return [r for r in rows if r[r["refined_best"]]["fscore@0.01"] < r[r["poisson_best"]]["fscore@0.01"]]
+
+
 def run_seed_spread(rec, cases: list[dict], rows: list[dict], refine: int, seeds: int) -> dict:
-    """{name: {seeds, F@1% refined and trimmed per seed, Poisson's best F@1%}} for each row of `rows` on which
-    hnf3d at its best (refined_best) is behind Poisson at its best (poisson_best); seed 0's figures are the row's,
-    seeds 1 .. seeds-1 are refined again from the case of that name in `cases`."""
+    """{name: {seeds, F@1% refined and trimmed per seed, Poisson's best F@1%}} for each row of `rows` (those
+    behind_best_poisson gives); seed 0's figures are the row's, seeds 1 .. seeds-1 are refined again from the case
+    of that name in `cases`."""
     from hnf3d.eval.metrics import mesh_metrics
 
     refined = f"hnf3d_refine{refine}"
     by_name = {c["name"]: c for c in cases}
     out = {}
     for row in rows:
-        if row[row["refined_best"]]["fscore@0.01"] >= row[row["poisson_best"]]["fscore@0.01"]:
-            continue
         case = by_name[row["name"]]
         spread = {"seeds": list(range(seeds)), "refined": [row[refined]["fscore@0.01"]],
                   "refined_trim": [row[f"{refined}_trim"]["fscore@0.01"]],
@@ -446,7 +449,10 @@ def main(argv=None) -> int:
     image_rec = Reconstructor.load(args.image_checkpoint, device=args.device) if args.image_checkpoint else None
     shapenet = run_shapenet(rec, image_rec, sn_cases, args.refine)
     print("seed spread:", flush=True)
-    seed_spread = run_seed_spread(rec, cases + sn_cases, quality + shapenet, args.refine, args.seeds)
+    every = quality + shapenet
+    behind_best = behind_best_poisson(every)  # hnf3d at its best behind Poisson at its best
+    best_behind = [r["name"] for r in behind_best]
+    seed_spread = run_seed_spread(rec, cases + sn_cases, behind_best, args.refine, args.seeds)
     print("extraction:", flush=True)
     extraction = run_extraction([128] if args.quick else [128, 256])
     print("speed:", flush=True)
@@ -456,10 +462,7 @@ def main(argv=None) -> int:
     degenerate = [] if args.quick else run_degenerate()
     refined = f"hnf3d_refine{args.refine}"
     wins = sum(r[refined]["fscore@0.01"] > r["poisson"]["fscore@0.01"] for r in quality)
-    every = quality + shapenet
     behind = [r["name"] for r in every if r[refined]["fscore@0.01"] < r[r["poisson_best"]]["fscore@0.01"]]
-    best_behind = [r["name"] for r in every
-                   if r[r["refined_best"]]["fscore@0.01"] < r[r["poisson_best"]]["fscore@0.01"]]
     small = [r for r in quality if r["kind"] == "mesh, 3000 pts, noise 0.005"]
     refine_s = float(np.mean([r[refined]["seconds"] for r in small])) if small else None
     poisson_s = float(np.mean([r["poisson"]["seconds"] for r in small])) if small else None
